@@ -7,18 +7,17 @@ Docs: https://astronb.github.io/astronb/cli.html.md"""
 # %% auto #0
 __all__ = ['parser', 'main']
 
-# %% ../nbs/11_cli.ipynb #2129d592
+# %% ../nbs/11_cli.ipynb #6ad26a2a
 import argparse
 from pathlib import Path
 
 from .survey import SurveyConfig, make_survey, plot_class_grid, plot_survey_summary
 
-# %% ../nbs/11_cli.ipynb #46193d71
+# %% ../nbs/11_cli.ipynb #32bff4d9
 def _survey_make(args):
     cfg = SurveyConfig(n=args.n, size=args.size, seed=args.seed, bands=tuple(args.bands))
     out = make_survey(cfg, args.out, force=args.force, workers=args.workers, progress=not args.quiet)
     print(f"survey of {cfg.n} galaxies ({cfg.size}x{cfg.size}, bands {''.join(cfg.bands)}, seed {cfg.seed}): {out}")
-    return out
 
 def _survey_preview(args):
     import matplotlib
@@ -28,7 +27,6 @@ def _survey_preview(args):
     for name, plot in [('classes.png', plot_class_grid), ('summary.png', plot_survey_summary)]:
         plot(args.path).savefig(out/name, dpi=110)
         print(out/name)
-    return out
 
 def parser() -> argparse.ArgumentParser:
     "The `astronb` argument parser."
@@ -52,11 +50,11 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 def main(argv=None):
-    "Entry point of the `astronb` console script."
+    "Entry point of the `astronb` console script: exit code 0 on success, 2 with a message on bad input."
     p = parser()
     args = p.parse_args(argv)
-    try: return args.func(args)
+    try: args.func(args)
     except (ValueError, FileExistsError, FileNotFoundError) as e: p.exit(2, f"astronb: error: {e}\n")
 
-# %% ../nbs/11_cli.ipynb #ef33dea8
+# %% ../nbs/11_cli.ipynb #86a55338
 if __name__ == '__main__': main()   # python -m astronb.cli, accelerate launch -m astronb.cli

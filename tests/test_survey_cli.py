@@ -96,3 +96,13 @@ def test_default_output_goes_to_the_cache_keyed_by_config(tmp_path):
                        capture_output=True, text=True, env=env)
     assert p.returncode == 0, p.stderr
     assert [f.name for f in tmp_path.iterdir()] == [f'survey-{SurveyConfig(n=10).hash}.h5']
+
+
+def test_readme_main_command_runs(tmp_path):
+    "The README's main command, as written there, through the installed `astronb` console script."
+    readme = (Path(__file__).parents[1]/'README.md').read_text()
+    cmd = next(l for l in readme.splitlines() if l.startswith('pip install -e . && astronb '))
+    cmd = cmd.replace('pip install -e . && ', '').replace('--n 2000', '--n 100')   # installed already; smaller
+    p = subprocess.run(cmd, shell=True, cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert (tmp_path/'data'/'survey.h5').exists() and (tmp_path/'preview'/'summary.png').exists()
