@@ -7,13 +7,13 @@ Docs: https://astronb.github.io/astronb/cli.html.md"""
 # %% auto #0
 __all__ = ['parser', 'main']
 
-# %% ../nbs/11_cli.ipynb #6ad26a2a
+# %% ../nbs/11_cli.ipynb #2ad69aac
 import argparse
 from pathlib import Path
 
 from .survey import SurveyConfig, make_survey, plot_class_grid, plot_survey_summary
 
-# %% ../nbs/11_cli.ipynb #32bff4d9
+# %% ../nbs/11_cli.ipynb #7a32eb65
 def _survey_make(args):
     cfg = SurveyConfig(n=args.n, size=args.size, seed=args.seed, bands=tuple(args.bands))
     out = make_survey(cfg, args.out, force=args.force, workers=args.workers, progress=not args.quiet)
@@ -27,6 +27,13 @@ def _survey_preview(args):
     for name, plot in [('classes.png', plot_class_grid), ('summary.png', plot_survey_summary)]:
         plot(args.path).savefig(out/name, dpi=110)
         print(out/name)
+
+def _sdss_download(args):
+    from astronb.sdss import query_mgs, sdss_cutouts
+    if args.out.exists() and not args.force: raise FileExistsError(f"{args.out} exists; use --force to overwrite it")
+    cat = query_mgs(top=args.n, data_release=args.data_release)
+    out = sdss_cutouts(cat, args.out, args.cache, size=args.size, force=args.force)
+    print(f"SDSS Main Galaxy Sample cutouts ({args.size}x{args.size}, ugriz): {out}")
 
 def parser() -> argparse.ArgumentParser:
     "The `astronb` argument parser."
@@ -47,6 +54,15 @@ def parser() -> argparse.ArgumentParser:
     prev.add_argument('path', type=Path)
     prev.add_argument('--out', type=Path, default=Path('preview'))
     prev.set_defaults(func=_survey_preview)
+    sdss = sub.add_parser('sdss', help='real SDSS data through astroquery (needs internet)').add_subparsers(dest='action', required=True)
+    dl = sdss.add_parser('download', help='Main Galaxy Sample cutouts with redshifts into an HDF5 file')
+    dl.add_argument('--n', type=int, default=1000, help='number of galaxies to query')
+    dl.add_argument('--size', type=int, default=64, help='cutout side in pixels (107 for jitter-crop)')
+    dl.add_argument('--out', type=Path, required=True)
+    dl.add_argument('--cache', type=Path, default=Path.home()/'.cache'/'astronb'/'sdss-frames', help='frame cache (resumes downloads)')
+    dl.add_argument('--data-release', type=int, default=17)
+    dl.add_argument('--force', action='store_true')
+    dl.set_defaults(func=_sdss_download)
     return p
 
 def main(argv=None):
@@ -54,7 +70,7 @@ def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
     try: args.func(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as e: p.exit(2, f"astronb: error: {e}\n")
+    except (ValueError, KeyError, OSError) as e: p.exit(2, f"astronb: error: {e}\n")
 
-# %% ../nbs/11_cli.ipynb #86a55338
+# %% ../nbs/11_cli.ipynb #a1a49bda
 if __name__ == '__main__': main()   # python -m astronb.cli, accelerate launch -m astronb.cli

@@ -1,0 +1,106 @@
+"""Speed of the augmentations and of the data loaders, against an MAE training step on the same batch.
+
+On batches of 256 5x64x64 images with 2 threads:
+- images/s of the AstroMAE and Hayat et al. augmentation pipelines (`astronb.augment`);
+- images/s of the pretraining DataLoader reading the HDF5 survey (with and without augmentation);
+- the time of one masked-autoencoder training step (forward, backward, AdamW) at AstroMAE's Table III
+  sizes (32x32x5 crops, patch 8, width 192, depth 12, 3 heads, decoder 192 wide and 4 deep, mask 0.75),
+  and the ratio augmentation / training step (the data layer's target: below 1/5).
+
+The MAE step is a stand-in built from timm blocks until `astronb.mae` exists; it does the same work
+(encoder on the 25% visible patches, decoder on all, loss on the masked ones).
+
+    python benchmarks/augment_speed.py [--survey PATH] [--json PATH]
+"""
+import argparse, json, tempfile, time
+from pathlib import Path
+
+import numpy as np, torch
+from torch import nn
+
+from astronb.augment import AugmentBatch, astromae_augmentations, hayat_augmentations
+from astronb.data import astromae_split, pretrain_dls, read_survey
+from astronb.survey import SurveyConfig, make_survey
+
+
+def timed(fn, repeats=5, warmup=1):
+    "Median seconds of `fn()` over `repeats` runs after `warmup`."
+    for _ in range(warmup): fn()
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
+    return float(np.median(ts))
+
+
+class StandInMAE(nn.Module):
+    "An MAE of AstroMAE Table III sizes from timm blocks (benchmark stand-in for astronb.mae)."
+    def __init__(self, img=32, patch=8, chans=5, dim=192, depth=12, heads=3, dec_dim=192, dec_depth=4, mask=0.75):
+        super().__init__()
+        from timm.models.vision_transformer import Block
+        self.patch, self.n, self.keep = patch, (img//patch)**2, int((img//patch)**2 * (1 - mask))
+        self.embed = nn.Conv2d(chans, dim, patch, patch)
+        self.pos = nn.Parameter(torch.zeros(1, self.n, dim)); self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        self.enc = nn.Sequential(*[Block(dim, heads) for _ in range(depth)]); self.norm = nn.LayerNorm(dim)
+        self.dec_embed = nn.Linear(dim, dec_dim); self.mask_token = nn.Parameter(torch.zeros(1, 1, dec_dim))
+        self.dec_pos = nn.Parameter(torch.zeros(1, self.n + 1, dec_dim))
+        self.dec = nn.Sequential(*[Block(dec_dim, heads) for _ in range(dec_depth)])
+        self.pred = nn.Linear(dec_dim, patch*patch*chans)
+
+    def forward(self, x):
+        B = len(x)
+        tokens = self.embed(x).flatten(2).transpose(1, 2) + self.pos
+        target = x.unfold(2, self.patch, self.patch).unfold(3, self.patch, self.patch).permute(0, 2, 3, 1, 4, 5).reshape(B, self.n, -1)
+        shuffle = torch.rand(B, self.n, device=x.device).argsort(1)
+        keep = shuffle[:, :self.keep]
+        vis = torch.gather(tokens, 1, keep[..., None].expand(-1, -1, tokens.shape[-1]))
+        h = self.norm(self.enc(torch.cat([self.cls.expand(B, -1, -1), vis], 1)))
+        h = self.dec_embed(h)
+        full = self.mask_token.to(h.dtype).expand(B, self.n, -1).scatter(1, keep[..., None].expand(-1, -1, h.shape[-1]), h[:, 1:])
+        out = self.pred(self.dec(torch.cat([h[:, :1], full], 1) + self.dec_pos)[:, 1:])
+        masked = torch.ones(B, self.n, device=x.device).scatter(1, keep, 0.)
+        return (((out - target)**2).mean(-1) * masked).sum() / masked.sum()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--survey', type=Path, help='an astronb survey HDF5 (default: make 4096 galaxies in a temp dir)')
+    ap.add_argument('--batches', type=int, default=8, help='loader batches to time')
+    ap.add_argument('--json', type=Path)
+    args = ap.parse_args()
+    torch.set_num_threads(2); torch.manual_seed(0)
+    bs, res = 256, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.survey or make_survey(SurveyConfig(n=4096, seed=1), Path(tmp)/'s.h5', progress=False)
+        data = read_survey(path)
+        x = torch.from_numpy(data.batch(np.arange(bs)))
+        mad = torch.tensor([0.035, 0.03, 0.033, 0.08, 0.17])
+        for name, augs in [('astromae', astromae_augmentations()), ('hayat', hayat_augmentations(mad, crop=50)),
+                           ('hayat_with_psf', hayat_augmentations(mad, crop=50, psf=True))]:
+            aug = AugmentBatch(augs, seed=0)
+            s = timed(lambda: aug((x,), split_idx=0))
+            res[f'augment_{name}_images_per_s'] = bs/s
+            res[f'augment_{name}_ms_per_batch'] = 1e3*s
+        # the training step the augmentation feeds (32x32 crops from AstroMAE's pipeline)
+        mae = StandInMAE(); opt = torch.optim.AdamW(mae.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05)
+        crop = AugmentBatch(astromae_augmentations(), seed=0)((x,), split_idx=0)[0].as_subclass(torch.Tensor)
+        def step(ctx):
+            with ctx: loss = mae(crop)
+            opt.zero_grad(); loss.backward(); opt.step()
+        for prec, ctx in [('fp32', torch.autocast('cpu', enabled=False)), ('bf16', torch.autocast('cpu', dtype=torch.bfloat16))]:
+            s = timed(lambda: step(ctx), repeats=3)
+            res[f'mae_step_{prec}_ms_per_batch'] = 1e3*s
+            res[f'augment_astromae_over_mae_step_{prec}'] = res['augment_astromae_ms_per_batch'] / (1e3*s)
+        # loaders from the HDF5 file: reading alone, and reading + AstroMAE augmentation
+        split = astromae_split(len(data), seed=0)
+        for name, augs in [('read_only', ()), ('read_and_astromae_augment', astromae_augmentations())]:
+            dl = pretrain_dls(data, split, bs=bs, augs=augs).train
+            it = iter(dl); next(it)
+            t = time.perf_counter()
+            n = sum(len(next(it)[0]) for _ in range(min(args.batches, len(dl) - 1)))
+            res[f'loader_{name}_images_per_s'] = n / (time.perf_counter() - t)
+    res['torch_threads'] = torch.get_num_threads()
+    for k, v in res.items(): print(f'{k:45s} {v:10.3f}' if isinstance(v, float) else f'{k:45s} {v}')
+    if args.json: args.json.write_text(json.dumps(res, indent=2))
+
+
+if __name__ == '__main__': main()
