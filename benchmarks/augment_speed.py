@@ -1,7 +1,8 @@
 """Speed of the augmentations and of the data loaders, against an MAE training step on the same batch.
 
 On batches of 256 5x64x64 images with 2 threads:
-- images/s of the AstroMAE and Hayat et al. augmentation pipelines (`astronb.augment`);
+- images/s of the AstroMAE (pretraining, and fine-tuning with noise) and Hayat et al. augmentation
+  pipelines (`astronb.augment`);
 - images/s of the pretraining DataLoader reading the HDF5 survey (with and without augmentation);
 - the time of one masked-autoencoder training step (forward, backward, AdamW) at AstroMAE's Table III
   sizes (32x32x5 crops, patch 8, width 192, depth 12, 3 heads, decoder 192 wide and 4 deep, mask 0.75),
@@ -74,7 +75,8 @@ def main():
         data = read_survey(path)
         x = torch.from_numpy(data.batch(np.arange(bs)))
         mad = torch.tensor([0.035, 0.03, 0.033, 0.08, 0.17])
-        for name, augs in [('astromae', astromae_augmentations()), ('hayat', hayat_augmentations(mad, crop=50)),
+        for name, augs in [('astromae', astromae_augmentations()), ('astromae_finetune', astromae_augmentations(noise=0.05)),
+                           ('hayat', hayat_augmentations(mad, crop=50)),
                            ('hayat_with_psf', hayat_augmentations(mad, crop=50, psf=True))]:
             aug = AugmentBatch(augs, seed=0)
             s = timed(lambda: aug((x,), split_idx=0))
