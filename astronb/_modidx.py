@@ -193,4 +193,6 @@ d = { 'settings': { 'branch': 'main',
                              'astronb.vit.ViTEncoder.forward_features': ('vit.html#vitencoder.forward_features', 'astronb/vit.py'),
                              'astronb.vit.ViTEncoder.forward_tokens': ('vit.html#vitencoder.forward_tokens', 'astronb/vit.py'),
                              'astronb.vit._init_weights': ('vit.html#_init_weights', 'astronb/vit.py'),
-                             'astronb.vit.inflate_pcm': ('vit.html#inflate_pcm', 'astronb/vit.py')}}}
+                             'astronb.vit.attention_for_device': ('vit.html#attention_for_device', 'astronb/vit.py'),
+                             'astronb.vit.inflate_pcm': ('vit.html#inflate_pcm', 'astronb/vit.py'),
+                             'astronb.vit.set_fused_attention': ('vit.html#set_fused_attention', 'astronb/vit.py')}}}
