@@ -8,8 +8,7 @@ On batches of 256 5x64x64 images with 2 threads:
   sizes (32x32x5 crops, patch 8, width 192, depth 12, 3 heads, decoder 192 wide and 4 deep, mask 0.75),
   and the ratio augmentation / training step (the data layer's target: below 1/5).
 
-The MAE step is a stand-in built from timm blocks until `astronb.mae` exists; it does the same work
-(encoder on the 25% visible patches, decoder on all, loss on the masked ones).
+The MAE step is `astronb.mae.MAE` with the `astromae_plain` preset.
 
     python benchmarks/augment_speed.py [--survey PATH] [--json PATH]
 """
@@ -17,10 +16,10 @@ import argparse, json, tempfile, time
 from pathlib import Path
 
 import numpy as np, torch
-from torch import nn
 
 from astronb.augment import AugmentBatch, astromae_augmentations, hayat_augmentations
 from astronb.data import astromae_split, pretrain_dls, read_survey
+from astronb.mae import MAE, mae_preset
 from astronb.survey import SurveyConfig, make_survey
 
 
@@ -31,35 +30,6 @@ def timed(fn, repeats=5, warmup=1):
     for _ in range(repeats):
         t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
     return float(np.median(ts))
-
-
-class StandInMAE(nn.Module):
-    "An MAE of AstroMAE Table III sizes from timm blocks (benchmark stand-in for astronb.mae)."
-    def __init__(self, img=32, patch=8, chans=5, dim=192, depth=12, heads=3, dec_dim=192, dec_depth=4, mask=0.75):
-        super().__init__()
-        from timm.models.vision_transformer import Block
-        self.patch, self.n, self.keep = patch, (img//patch)**2, int((img//patch)**2 * (1 - mask))
-        self.embed = nn.Conv2d(chans, dim, patch, patch)
-        self.pos = nn.Parameter(torch.zeros(1, self.n, dim)); self.cls = nn.Parameter(torch.zeros(1, 1, dim))
-        self.enc = nn.Sequential(*[Block(dim, heads) for _ in range(depth)]); self.norm = nn.LayerNorm(dim)
-        self.dec_embed = nn.Linear(dim, dec_dim); self.mask_token = nn.Parameter(torch.zeros(1, 1, dec_dim))
-        self.dec_pos = nn.Parameter(torch.zeros(1, self.n + 1, dec_dim))
-        self.dec = nn.Sequential(*[Block(dec_dim, heads) for _ in range(dec_depth)])
-        self.pred = nn.Linear(dec_dim, patch*patch*chans)
-
-    def forward(self, x):
-        B = len(x)
-        tokens = self.embed(x).flatten(2).transpose(1, 2) + self.pos
-        target = x.unfold(2, self.patch, self.patch).unfold(3, self.patch, self.patch).permute(0, 2, 3, 1, 4, 5).reshape(B, self.n, -1)
-        shuffle = torch.rand(B, self.n, device=x.device).argsort(1)
-        keep = shuffle[:, :self.keep]
-        vis = torch.gather(tokens, 1, keep[..., None].expand(-1, -1, tokens.shape[-1]))
-        h = self.norm(self.enc(torch.cat([self.cls.expand(B, -1, -1), vis], 1)))
-        h = self.dec_embed(h)
-        full = self.mask_token.to(h.dtype).expand(B, self.n, -1).scatter(1, keep[..., None].expand(-1, -1, h.shape[-1]), h[:, 1:])
-        out = self.pred(self.dec(torch.cat([h[:, :1], full], 1) + self.dec_pos)[:, 1:])
-        masked = torch.ones(B, self.n, device=x.device).scatter(1, keep, 0.)
-        return (((out - target)**2).mean(-1) * masked).sum() / masked.sum()
 
 
 def main():
@@ -83,10 +53,10 @@ def main():
             res[f'augment_{name}_images_per_s'] = bs/s
             res[f'augment_{name}_ms_per_batch'] = 1e3*s
         # the training step the augmentation feeds (32x32 crops from AstroMAE's pipeline)
-        mae = StandInMAE(); opt = torch.optim.AdamW(mae.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05)
+        mae = MAE(mae_preset('astromae_plain')); opt = torch.optim.AdamW(mae.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05)
         crop = AugmentBatch(astromae_augmentations(), seed=0)((x,), split_idx=0)[0].as_subclass(torch.Tensor)
         def step(ctx):
-            with ctx: loss = mae(crop)
+            with ctx: loss = mae(crop)[0]
             opt.zero_grad(); loss.backward(); opt.step()
         for prec, ctx in [('fp32', torch.autocast('cpu', enabled=False)), ('bf16', torch.autocast('cpu', dtype=torch.bfloat16))]:
             s = timed(lambda: step(ctx), repeats=3)

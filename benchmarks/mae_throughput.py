@@ -15,7 +15,7 @@ Needs `transformers` (benchmark only: `pip install -e ".[bench]"`).
 import argparse, json, tempfile, time
 from pathlib import Path
 
-import numpy as np, torch
+import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from astronb.mae import MAE, mae_preset, mae_learner

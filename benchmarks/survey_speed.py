@@ -7,7 +7,7 @@ sizes (their ratio shows whether memory grows with N), and the projected time fo
 
     python benchmarks/survey_speed.py [--n 2048] [--json PATH]
 """
-import argparse, json, os, platform, resource, subprocess, sys, tempfile, time
+import argparse, json, os, platform, subprocess, sys, tempfile
 from pathlib import Path
 
 CHILD = r'''
