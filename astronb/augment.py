@@ -146,6 +146,13 @@ class AugmentBatch(ItemTransform):
         if key not in self._gens: self._gens[key] = torch.Generator(device=device).manual_seed(self.seed)
         return self._gens[key]
 
+    def state_dict(self) -> dict:
+        "The state of this transform's generators, per device (saved in training checkpoints)."
+        return {k: g.get_state() for k, g in self._gens.items()}
+
+    def load_state_dict(self, sd:dict):
+        for k, s in sd.items(): self.generator(k).set_state(s)
+
     def augment(self, x):
         "One augmented view of images `x`."
         g = self.generator(x.device)

@@ -11,6 +11,8 @@ __all__ = ['parser', 'main']
 import argparse
 from pathlib import Path
 
+import ast, json, os
+from dataclasses import asdict
 from .survey import SurveyConfig, make_survey, plot_class_grid, plot_survey_summary
 
 # %% ../nbs/11_cli.ipynb #7a32eb65
@@ -34,6 +36,76 @@ def _sdss_download(args):
     cat = query_mgs(top=args.n, data_release=args.data_release)
     out = sdss_cutouts(cat, args.out, args.cache, size=args.size, force=args.force)
     print(f"SDSS Main Galaxy Sample cutouts ({args.size}x{args.size}, ugriz): {out}")
+
+def _overrides(pairs) -> dict:
+    "`key=value` strings as a nested dict (`encoder.depth=6` -> {'encoder': {'depth': 6}}); values are Python literals."
+    out = {}
+    for pair in pairs or []:
+        key, sep, text = pair.partition('=')
+        if not sep or not key: raise ValueError(f"--set expects key=value, got {pair!r}")
+        try: value = ast.literal_eval(text)
+        except (ValueError, SyntaxError): value = text
+        *path, last = key.split('.')
+        d = out
+        for k in path: d = d.setdefault(k, {})
+        d[last] = value
+    return out
+
+def _device(name:str=None):
+    "The device of this process: `name`, else its GPU under a distributed launch, else fastai's default."
+    import torch
+    from fastai.torch_core import default_device
+    if name: return torch.device(name)
+    if 'LOCAL_RANK' in os.environ and torch.cuda.is_available(): return torch.device('cuda', int(os.environ['LOCAL_RANK']))
+    return default_device()
+
+def _survey_data(args):
+    "The survey `--data` names, or the embedded one of `--n` galaxies (made or reused from the cache)."
+    from astronb.data import read_survey
+    path = args.data if args.data else make_survey(SurveyConfig(n=args.n, seed=args.survey_seed), progress=False)
+    return read_survey(path), str(path)
+
+def _pretrain(args):
+    from fastai.torch_core import set_seed
+    from astronb.augment import astromae_augmentations, CenterCrop
+    from astronb.data import astromae_split, pretrain_dls
+    from astronb.learner import Autocast, EMA, NaNGuard, fit_run
+    from astronb.mae import mae_preset, mae_learner, mae_schedule
+    cfg = mae_preset(args.preset, **_overrides(args.set))
+    data, path = _survey_data(args)
+    if data.images.shape[1] != cfg.encoder.in_chans:
+        raise ValueError(f"{path}: {data.images.shape[1]} bands, but preset {args.preset} expects {cfg.encoder.in_chans}")
+    set_seed(args.seed)
+    size = cfg.encoder.img_size
+    dls = pretrain_dls(data, astromae_split(len(data), seed=args.seed), bs=args.bs, augs=astromae_augmentations(crop=size),
+                       valid_augs=[CenterCrop(size)], seed=args.seed, device=_device(args.device), num_workers=args.workers)
+    cbs = [NaNGuard()] + ([Autocast(args.precision)] if args.precision != 'fp32' else []) + ([EMA(args.ema)] if args.ema else [])
+    learn = mae_learner(dls, cfg, cbs=cbs)
+    epochs = args.epochs or cfg.epochs
+    config = dict(command='pretrain', preset=args.preset, overrides=_overrides(args.set), mae=asdict(cfg), data=path,
+                  epochs=epochs, bs=args.bs, lr=args.lr, seed=args.seed, precision=args.precision, ema=args.ema)
+    fit_run(learn, epochs, args.out, sched=mae_schedule(cfg, epochs, args.bs, args.lr), config=config, resume=args.resume)
+    print(f"pretrained {args.preset} for {epochs} epochs: {args.out}")
+
+def _evaluate(args):
+    from astronb.augment import CenterCrop
+    from astronb.data import astromae_split, pretrain_dls, read_survey
+    from astronb.learner import latest_checkpoint, load_weights
+    from astronb.mae import MAE, MAEConfig, reconstruction_baselines
+    ckpt = latest_checkpoint(args.run)
+    if ckpt is None: raise FileNotFoundError(f"{args.run}: no complete checkpoint")
+    config = json.loads(ckpt.read_text())['config']
+    if not config or config.get('command') != 'pretrain': raise ValueError(f"{ckpt}: not a pretraining run")
+    mae = MAE(MAEConfig(**config['mae']))
+    load_weights(mae, ckpt)
+    data = read_survey(config['data'])
+    size = mae.cfg.encoder.img_size
+    dls = pretrain_dls(data, astromae_split(len(data), seed=config['seed']), bs=config['bs'], valid_augs=[CenterCrop(size)],
+                       seed=config['seed'], device='cpu')
+    res = reconstruction_baselines(mae, dls.valid, seed=args.seed)
+    print(f"{ckpt.name}: hidden-patch loss on the validation images (normalised units)")
+    for k, v in res.items(): print(f"  {k:13s} {v:.4f}")
+    return res
 
 def parser() -> argparse.ArgumentParser:
     "The `astronb` argument parser."
@@ -63,6 +135,27 @@ def parser() -> argparse.ArgumentParser:
     dl.add_argument('--data-release', type=int, default=17)
     dl.add_argument('--force', action='store_true')
     dl.set_defaults(func=_sdss_download)
+    pre = sub.add_parser('pretrain', help='masked-autoencoder pretraining (AstroMAE, C-MAE presets) with checkpoints and resume')
+    pre.add_argument('--preset', required=True, help='astromae_plain, astromae_pcm, cmae_vit_b/l/h, tiny_plain, tiny_pcm')
+    pre.add_argument('--out', type=Path, required=True, help='run directory (checkpoints)')
+    pre.add_argument('--data', type=Path, default=None, help='survey HDF5 file (default: the embedded survey of --n galaxies)')
+    pre.add_argument('--n', type=int, default=4000, help='galaxies of the embedded survey, without --data')
+    pre.add_argument('--survey-seed', type=int, default=0)
+    pre.add_argument('--epochs', type=int, default=None, help="default: the preset's")
+    pre.add_argument('--bs', type=int, default=256, help='global batch size')
+    pre.add_argument('--lr', type=float, default=None, help="peak learning rate (default: the preset's, scaled to --bs)")
+    pre.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32')
+    pre.add_argument('--ema', type=float, default=None, help='EMA decay of the weights (e.g. 0.9999)')
+    pre.add_argument('--set', action='append', metavar='KEY=VALUE', help='override a preset field (repeatable)')
+    pre.add_argument('--seed', type=int, default=42)
+    pre.add_argument('--device', default=None, help='cpu, cuda, cuda:1 (default: the GPU if there is one)')
+    pre.add_argument('--workers', type=int, default=0, help='data-loader processes')
+    pre.add_argument('--resume', action='store_true', help='continue the run in --out from its newest complete checkpoint')
+    pre.set_defaults(func=_pretrain)
+    ev = sub.add_parser('evaluate', help='evaluate a run: reconstruction loss against baselines for pretraining')
+    ev.add_argument('run', type=Path)
+    ev.add_argument('--seed', type=int, default=0, help='seed of the masks')
+    ev.set_defaults(func=_evaluate)
     return p
 
 def main(argv=None):
@@ -70,7 +163,7 @@ def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
     try: args.func(args)
-    except (ValueError, KeyError, OSError) as e: p.exit(2, f"astronb: error: {e}\n")
+    except (ValueError, KeyError, OSError, FloatingPointError) as e: p.exit(2, f"astronb: error: {e}\n")
 
 # %% ../nbs/11_cli.ipynb #a1a49bda
 if __name__ == '__main__': main()   # python -m astronb.cli, accelerate launch -m astronb.cli

@@ -17,7 +17,7 @@ from .vit import ViTConfig, ViTEncoder, inflate_pcm, attention_for_device
 
 # %% auto #0
 __all__ = ['MAE_PRESETS', 'MAEConfig', 'mae_preset', 'random_masking', 'patchify', 'unpatchify', 'MAE', 'mae_loss',
-           'extract_encoder', 'mae_learner', 'fit_mae', 'reconstruction_baselines', 'reconstruct',
+           'extract_encoder', 'mae_learner', 'mae_schedule', 'fit_mae', 'reconstruction_baselines', 'reconstruct',
            'plot_reconstructions']
 
 # %% ../nbs/04_mae.ipynb #4ab15f06
@@ -168,14 +168,16 @@ def mae_learner(dls, cfg:MAEConfig, **kw):
     opt = partial(Adam, mom=cfg.betas[0], sqr_mom=cfg.betas[1], eps=1e-8, wd=cfg.weight_decay, decouple_wd=True)
     return Learner(dls, MAE(cfg), loss_func=mae_loss, opt_func=opt, **kw)
 
+def mae_schedule(cfg:MAEConfig, epochs:int, bs:int, lr:float=None, warmup_epochs:float=None):
+    "AstroMAE's schedule for `epochs`: linear warm-up to `lr` (default: the config's, scaled to batch `bs`; warm-up in the config's proportion), then cosine to 0."
+    from astronb.schedulers import sched_warmup_cosine
+    warm = min(warmup_epochs if warmup_epochs is not None else cfg.warmup_epochs * epochs / cfg.epochs, epochs)
+    return sched_warmup_cosine(lr or cfg.lr_for(bs), epochs, warm)
+
 def fit_mae(learn, epochs:int, lr:float=None, warmup_epochs:float=None):
-    "Train with a linear warm-up to `lr` (default: the config's, scaled to the batch size) then cosine decay to 0."
-    from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, combine_scheds
-    cfg = learn.model.cfg
-    lr = lr or cfg.lr_for(learn.dls.bs)
-    warm = min(warmup_epochs if warmup_epochs is not None else cfg.warmup_epochs * epochs / cfg.epochs, epochs) / epochs
-    sched = combine_scheds([warm, 1 - warm], [SchedLin(0., lr), SchedCos(lr, 0.)]) if warm > 0 else SchedCos(lr, 0.)
-    learn.fit(epochs, cbs=ParamScheduler({'lr': sched}))
+    "Pretrain for `epochs` with `mae_schedule` (for runs with checkpoints and resume, see `astronb.learner.fit_run`)."
+    from fastai.callback.schedule import ParamScheduler
+    learn.fit(epochs, cbs=ParamScheduler({'lr': mae_schedule(learn.model.cfg, epochs, learn.dls.bs, lr, warmup_epochs)}))
 
 # %% ../nbs/04_mae.ipynb #49a569cf
 @torch.no_grad()

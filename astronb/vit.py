@@ -121,6 +121,10 @@ class ViTEncoder(nn.Module):
 
     forward = forward_features
 
+    def group_matcher(self, coarse:bool=False):
+        "timm's layer groups for layer-wise lr decay: patch embedding and class token, each block, the final norm."
+        return dict(stem=r'^cls_token|^patch_embed', blocks=[(r'^blocks\.(\d+)', None), (r'^norm', (99999,))])
+
 def _init_weights(m):
     if isinstance(m, nn.Linear):
         nn.init.xavier_uniform_(m.weight)

@@ -1,0 +1,88 @@
+"Integration tests of the training glue: DDP on CPUs through `accelerate launch`, and resume after SIGKILL through `astronb pretrain`."
+import json, os, shutil, signal, subprocess, sys, time
+from pathlib import Path
+
+import numpy as np, pytest
+from safetensors.torch import load_file
+
+from astronb.learner import latest_checkpoint, read_checkpoint, model_weights
+from astronb.survey import SurveyConfig, make_survey
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope='module')
+def survey(tmp_path_factory):
+    return make_survey(SurveyConfig(n=1024, seed=0), tmp_path_factory.mktemp('data')/'survey.h5', workers=2, progress=False)
+
+
+def final_record(run_dir):
+    "Metric names and per-epoch values of the newest checkpoint of `run_dir`."
+    meta, _ = read_checkpoint(latest_checkpoint(run_dir))
+    return meta['state']['callbacks']['recorder']['values'], meta
+
+
+def test_two_gloo_processes_match_one_process(survey, tmp_path):
+    "Same parameters on both ranks, close to one process with the same global batch; gathered metrics equal its metrics."
+    one, two = tmp_path/'one', tmp_path/'two'
+    subprocess.run([sys.executable, HERE/'ddp_regression.py', survey, one], check=True, capture_output=True)
+    p = subprocess.run(['accelerate', 'launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1', '--mixed_precision', 'no',
+                        '--dynamo_backend', 'no', HERE/'ddp_regression.py', survey, two], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-3000:]
+    r0, r1, single = (load_file(str(d/f'params-{r}.safetensors')) for d, r in ((two, 0), (two, 1), (one, 0)))
+    for k in single:
+        np.testing.assert_array_equal(r0[k].numpy(), r1[k].numpy(), err_msg=f'{k} differs between ranks')
+        np.testing.assert_allclose(r0[k].numpy(), single[k].numpy(), rtol=1e-4, atol=1e-5, err_msg=f'{k}: 2 processes vs 1')
+    (v2, meta), (v1, _) = final_record(two/'run'), final_record(one/'run')
+    assert meta['epoch'] == 2 and meta['finished'] and len(v1) == len(v2) == 3
+    # per epoch: train_loss, valid_loss, then the gathered metrics mse, mae, bias, precision, sigma_mad, eta, r2. The
+    # valid_loss of 2 ranks counts the one galaxy repeated to even out the ranks (203 -> 204); the metrics do not.
+    v1, v2 = np.array([r[:9] for r in v1]), np.array([r[:9] for r in v2])
+    np.testing.assert_allclose(v2[:, 0], v1[:, 0], rtol=1e-4)
+    np.testing.assert_allclose(v2[:, 2:], v1[:, 2:], rtol=1e-4, atol=1e-6)
+    assert not (two/'run'/'params-1.safetensors').exists()   # only rank 0 writes checkpoints
+
+
+def pretrain(survey, out, *extra):
+    return [sys.executable, '-m', 'astronb.cli', 'pretrain', '--preset', 'tiny_plain', '--data', str(survey), '--epochs', '4',
+            '--bs', '64', '--out', str(out), *extra]
+
+
+def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(survey, tmp_path):
+    full, killed = tmp_path/'full', tmp_path/'killed'
+    subprocess.run(pretrain(survey, full), check=True, capture_output=True)
+    proc = subprocess.Popen(pretrain(survey, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while not (killed/'epoch-0001.json').exists():
+        assert proc.poll() is None and time.time() - t0 < 300, 'the run ended before its second checkpoint'
+        time.sleep(0.05)
+    time.sleep(0.5)                                          # into the third epoch
+    proc.send_signal(signal.SIGKILL); proc.wait()
+    last = latest_checkpoint(killed)
+    assert last is not None and json.loads(last.read_text())['epoch'] in (1, 2)
+    for j in killed.glob('epoch-*.json'): read_checkpoint(j)       # every checkpoint on disk is complete
+    p = subprocess.run(pretrain(survey, killed, '--resume'), capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-3000:]
+    (vk, mk), (vf, mf) = final_record(killed), final_record(full)
+    assert mk['epoch'] == mf['epoch'] == 3 and mk['finished']
+    assert [r[:2] for r in vk] == [r[:2] for r in vf]              # every epoch's train and valid loss, exactly
+    wk, wf = (model_weights(read_checkpoint(latest_checkpoint(d))[1]) for d in (killed, full))
+    for k in wf: np.testing.assert_array_equal(wk[k].numpy(), wf[k].numpy(), err_msg=k)
+
+
+def test_pretrain_refuses_to_overwrite_and_bad_settings(survey, tmp_path):
+    run = tmp_path/'run'
+    subprocess.run(pretrain(survey, run, '--epochs', '1'), check=True, capture_output=True)
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in run.iterdir())
+    for extra, msg in [(('--epochs', '1'), 'already holds checkpoints'),
+                       (('--epochs', '2', '--resume'), "different config (differs in ['epochs'])"),
+                       (('--set', 'mask_rate=0.5'), "unknown MAEConfig key(s) ['mask_rate']"),
+                       (('--set', 'encoder.in_chans=3'), 'survey.h5: 5 bands, but preset tiny_plain expects 3')]:
+        p = subprocess.run(pretrain(survey, run, *extra), capture_output=True, text=True)
+        assert p.returncode == 2 and msg in p.stderr, (extra, p.stderr[-2000:])
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in run.iterdir()) == before
+    # a finished run resumed with the same settings does nothing
+    p = subprocess.run(pretrain(survey, run, '--epochs', '1', '--resume'), capture_output=True, text=True)
+    assert p.returncode == 0 and 'nothing to do' in p.stdout
+    ev = subprocess.run([sys.executable, '-m', 'astronb.cli', 'evaluate', run], capture_output=True, text=True)
+    assert ev.returncode == 0 and 'visible_mean' in ev.stdout, ev.stderr[-2000:]
