@@ -90,22 +90,52 @@ def _pretrain(args):
 def _evaluate(args):
     from astronb.augment import CenterCrop
     from astronb.data import astromae_split, pretrain_dls, read_survey
+    from astronb.mae import reconstruction_baselines
+    _, mae, meta = _pretrained_encoder(args.run)
+    config = meta['config']
+    size = mae.cfg.encoder.img_size
+    data = read_survey(config['data'])
+    dls = pretrain_dls(data, astromae_split(len(data), seed=config['seed']), bs=config['bs'], valid_augs=[CenterCrop(size)], seed=config['seed'], device='cpu')
+    res = reconstruction_baselines(mae, dls.valid, seed=args.seed)
+    print(f"epoch {meta['epoch']}: loss on the hidden patches of the validation images (normalised units)")
+    for k, v in res.items(): print(f"  {k:13s} {v:.4f}")
+    return res
+
+def _pretrained_encoder(run):
+    "The encoder of the newest checkpoint of pretraining run `run`, with the checkpoint's metadata."
     from astronb.learner import latest_checkpoint, load_weights
-    from astronb.mae import MAE, MAEConfig, reconstruction_baselines
-    ckpt = latest_checkpoint(args.run)
-    if ckpt is None: raise FileNotFoundError(f"{args.run}: no complete checkpoint")
+    from astronb.mae import MAE, MAEConfig, extract_encoder
+    ckpt = latest_checkpoint(run)
+    if ckpt is None: raise FileNotFoundError(f"{run}: no complete checkpoint")
     config = json.loads(ckpt.read_text())['config']
     if not config or config.get('command') != 'pretrain': raise ValueError(f"{ckpt}: not a pretraining run")
     mae = MAE(MAEConfig(**config['mae']))
-    load_weights(mae, ckpt)
-    data = read_survey(config['data'])
-    size = mae.cfg.encoder.img_size
-    dls = pretrain_dls(data, astromae_split(len(data), seed=config['seed']), bs=config['bs'], valid_augs=[CenterCrop(size)],
-                       seed=config['seed'], device='cpu')
-    res = reconstruction_baselines(mae, dls.valid, seed=args.seed)
-    print(f"{ckpt.name}: hidden-patch loss on the validation images (normalised units)")
-    for k, v in res.items(): print(f"  {k:13s} {v:.4f}")
-    return res
+    meta = load_weights(mae, ckpt)
+    return extract_encoder(mae), mae, meta
+
+def _embed(args):
+    import h5py, numpy as np, torch
+    from astronb.augment import CenterCrop
+    from astronb.survey import partial_file
+    if args.out.exists() and not args.force: raise FileExistsError(f"{args.out} exists; use --force to overwrite it")
+    enc, _, meta = _pretrained_encoder(args.run)
+    from astronb.data import read_survey
+    data, path = _survey_data(args) if (args.data or args.n) else (read_survey(meta['config']['data']), meta['config']['data'])
+    if data.images.shape[1] != enc.cfg.in_chans: raise ValueError(f"{path}: {data.images.shape[1]} bands, the encoder reads {enc.cfg.in_chans}")
+    mean, std = (torch.tensor(meta['stats'][k], dtype=torch.float32)[None, :, None, None] for k in ('mean', 'std'))
+    crop, device = CenterCrop(enc.cfg.img_size), _device(args.device)
+    enc = enc.to(device).eval()
+    feats = []
+    with torch.no_grad():
+        for i in range(0, len(data), args.bs):
+            x = crop((torch.from_numpy(data.batch(np.arange(i, min(i + args.bs, len(data))))) - mean) / std)
+            feats.append(enc.forward_features(x.to(device)).float().cpu().numpy())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with partial_file(args.out) as tmp, h5py.File(tmp, 'w') as f:
+        f['embeddings'] = np.concatenate(feats)
+        f['row'] = np.asarray(data.rows)
+        f.attrs.update(checkpoint=str(Path(args.run)/f"epoch-{meta['epoch']:04d}.json"), survey=str(path), preset=meta['config']['preset'])
+    print(f"{len(data)} embeddings of {enc.num_features} features: {args.out}")
 
 def parser() -> argparse.ArgumentParser:
     "The `astronb` argument parser."
@@ -156,6 +186,16 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument('run', type=Path)
     ev.add_argument('--seed', type=int, default=0, help='seed of the masks')
     ev.set_defaults(func=_evaluate)
+    em = sub.add_parser('embed', help="a pretrained encoder's features of every galaxy of a survey, into an HDF5 file")
+    em.add_argument('run', type=Path, help='pretraining run directory')
+    em.add_argument('--out', type=Path, required=True, help='HDF5 file: embeddings (N, D) and the survey row of each')
+    em.add_argument('--data', type=Path, default=None, help="survey file (default: the run's)")
+    em.add_argument('--n', type=int, default=None, help='or: the embedded survey of N galaxies')
+    em.add_argument('--survey-seed', type=int, default=0)
+    em.add_argument('--bs', type=int, default=256)
+    em.add_argument('--device', default=None)
+    em.add_argument('--force', action='store_true')
+    em.set_defaults(func=_embed)
     return p
 
 def main(argv=None):

@@ -1,5 +1,5 @@
 "Integration tests of the training glue: DDP on CPUs through `accelerate launch`, and resume after SIGKILL through `astronb pretrain`."
-import json, os, shutil, signal, subprocess, sys, time
+import json, signal, subprocess, sys, time
 from pathlib import Path
 
 import numpy as np, pytest
@@ -86,3 +86,12 @@ def test_pretrain_refuses_to_overwrite_and_bad_settings(survey, tmp_path):
     assert p.returncode == 0 and 'nothing to do' in p.stdout
     ev = subprocess.run([sys.executable, '-m', 'astronb.cli', 'evaluate', run], capture_output=True, text=True)
     assert ev.returncode == 0 and 'visible_mean' in ev.stdout, ev.stderr[-2000:]
+    emb = tmp_path/'emb.h5'
+    for check_rc in (0, 2):                                  # the second time the output exists: refused
+        e = subprocess.run([sys.executable, '-m', 'astronb.cli', 'embed', run, '--out', emb], capture_output=True, text=True)
+        assert e.returncode == check_rc, e.stderr[-2000:]
+    assert 'emb.h5 exists; use --force' in e.stderr
+    import h5py
+    with h5py.File(emb) as f:
+        assert f['embeddings'].shape == (1024, 96) and np.isfinite(f['embeddings'][:]).all()
+        np.testing.assert_array_equal(f['row'][:], np.arange(1024))
