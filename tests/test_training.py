@@ -26,7 +26,7 @@ def test_two_gloo_processes_match_one_process(survey, tmp_path):
     "Same parameters on both ranks, close to one process with the same global batch; gathered metrics equal its metrics."
     one, two = tmp_path/'one', tmp_path/'two'
     subprocess.run([sys.executable, HERE/'ddp_regression.py', survey, one], check=True, capture_output=True)
-    p = subprocess.run(['accelerate', 'launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1', '--mixed_precision', 'no',
+    p = subprocess.run([sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1', '--mixed_precision', 'no',
                         '--dynamo_backend', 'no', HERE/'ddp_regression.py', survey, two], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr[-3000:]
     r0, r1, single = (load_file(str(d/f'params-{r}.safetensors')) for d, r in ((two, 0), (two, 1), (one, 0)))
