@@ -11,7 +11,8 @@ __all__ = ['parser', 'main']
 import argparse
 from pathlib import Path
 
-import ast, json, os
+import ast, json, os, warnings
+import numpy as np
 from dataclasses import asdict
 from .survey import SurveyConfig, make_survey, plot_class_grid, plot_survey_summary
 
@@ -90,7 +91,12 @@ def _pretrain(args):
 def _evaluate(args):
     from astronb.augment import CenterCrop
     from astronb.data import astromae_split, pretrain_dls, read_survey
+    from astronb.learner import latest_checkpoint
     from astronb.mae import reconstruction_baselines
+    ckpt = latest_checkpoint(args.run)
+    if ckpt is None: raise FileNotFoundError(f"{args.run}: no complete checkpoint")
+    meta = json.loads(ckpt.read_text())
+    if (meta.get('config') or {}).get('command') == 'finetune': return _evaluate_finetune(ckpt, meta, args)
     _, mae, meta = _pretrained_encoder(args.run)
     config = meta['config']
     size = mae.cfg.encoder.img_size
@@ -99,6 +105,94 @@ def _evaluate(args):
     res = reconstruction_baselines(mae, dls.valid, seed=args.seed)
     print(f"epoch {meta['epoch']}: loss on the hidden patches of the validation images (normalised units)")
     for k, v in res.items(): print(f"  {k:13s} {v:.4f}")
+    return res
+
+def _labelled_split(data, split:dict, magnitudes:bool) -> dict:
+    "The labelled train/valid/test items of `split`, without rows whose redshift (or magnitudes) are missing or sentinel."
+    z = np.asarray(data.column('z'), dtype=float)
+    ok = np.isfinite(z) & (z >= 0)
+    if magnitudes:
+        m = np.asarray(data.column('dered_mag'), dtype=float)
+        ok &= np.isfinite(m).all(1) & (np.abs(m) < 100).all(1)
+    out = {k: split[k][ok[split[k]]] for k in ('train', 'valid', 'test')}
+    dropped = sum(len(split[k]) - len(out[k]) for k in out)
+    if dropped: warnings.warn(f"{data.source}: {dropped} labelled galaxies without a usable redshift or magnitudes left out")
+    return out
+
+def _finetune_setup(config:dict, device=None):
+    "Data, DataLoaders and network of a fine-tuning `config` (as `astronb finetune` writes it into checkpoints)."
+    from astronb.augment import astromae_augmentations, CenterCrop
+    from astronb.data import astromae_split, read_survey, redshift_dls
+    from astronb.heads import TABLE_IV, redshift_net
+    from astronb.vit import ViTConfig
+    arch = config['arch']
+    if arch not in TABLE_IV: raise KeyError(f"unknown architecture {arch!r}; Table IV has: {', '.join(TABLE_IV)}")
+    layer, pretrained, _, mags, _ = TABLE_IV[arch]
+    if pretrained and not config['pretrained']: raise ValueError(f"{arch} fine-tunes a pretrained encoder: give --pretrained RUN")
+    encoder, stats = None, None
+    if pretrained:
+        encoder, _, meta = _pretrained_encoder(config['pretrained'])
+        stats = meta['stats']
+    data = read_survey(config['data'])
+    split = _labelled_split(data, astromae_split(len(data), seed=config['seed']), mags)
+    vit = ViTConfig(**config['vit'])
+    size = encoder.cfg.img_size if encoder is not None else vit.img_size
+    dls = redshift_dls(data, split, bs=config['bs'], magnitudes='dered_mag' if mags else None,
+                       augs=astromae_augmentations(noise=config['noise'], crop=size), valid_augs=[CenterCrop(size)],
+                       seed=config['seed'], stats=stats, device=device)
+    net = redshift_net(arch, encoder=encoder, vit=vit, in_chans=data.images.shape[1], n_bins=config['bins'])
+    if mags: net.magnitude.set_stats(np.asarray(data.column('dered_mag'))[split['train']])
+    return data, split, dls, net
+
+def _finetune(args):
+    from functools import partial
+    import torch
+    from fastai.learner import Learner
+    from fastai.optimizer import Adam
+    from fastai.torch_core import set_seed
+    from astronb.learner import Autocast, EMA, NaNGuard, fit_run
+    from astronb.mae import mae_preset
+    from astronb.metrics import photoz_metrics
+    from astronb.schedulers import sched_cyclic
+    pre_cfg = None
+    if args.pretrained:
+        _, _, meta = _pretrained_encoder(args.pretrained)
+        pre_cfg = meta['config']
+    data_path = str(args.data) if args.data else (pre_cfg['data'] if pre_cfg else _survey_data(args)[1])
+    config = dict(command='finetune', arch=args.arch, pretrained=str(args.pretrained) if args.pretrained else None, data=data_path,
+                  seed=pre_cfg['seed'] if pre_cfg else args.seed, vit=asdict(mae_preset(args.vit_preset).encoder),
+                  epochs=args.epochs, bs=args.bs, lr=args.lr, wd=args.wd, noise=args.noise, bins=args.bins,
+                  precision=args.precision, ema=args.ema)
+    set_seed(config['seed'])
+    data, split, dls, net = _finetune_setup(config, _device(args.device))
+    loss = net.bins.loss if net.bins else (lambda p, z: torch.nn.functional.mse_loss(p.float(), z.float()))
+    opt = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, wd=args.wd, decouple_wd=True)
+    cbs = [NaNGuard()] + ([Autocast(args.precision)] if args.precision != 'fp32' else []) + ([EMA(args.ema)] if args.ema else [])
+    learn = Learner(dls, net, loss_func=loss, opt_func=opt, cbs=cbs,
+                    metrics=photoz_metrics(to_z=net.bins.expectation if net.bins else None))
+    fit_run(learn, args.epochs, args.out, sched=sched_cyclic(args.lr, args.epochs), config=config, resume=args.resume)
+    print(f"fine-tuned {args.arch} for {args.epochs} epochs on {len(split['train'])} galaxies: {args.out}")
+
+def _evaluate_finetune(ckpt, meta, args):
+    import torch
+    from astronb.learner import load_weights
+    from astronb.metrics import photoz_report, plot_redshift_density
+    data, split, dls, net = _finetune_setup(meta['config'], 'cpu')
+    load_weights(net, ckpt)
+    test = dls.valid.new(dataset=type(dls.valid.dataset)(data.subset(split['test']), columns=dls.valid.dataset.columns))
+    net.eval(); preds, zs = [], []
+    with torch.no_grad():
+        for *xs, z in test:
+            p = net(*xs)
+            preds.append(net.bins.expectation(p) if net.bins else p); zs.append(z)
+    zp, zt = torch.cat(preds), torch.cat(zs)
+    res = photoz_report(zp, zt)
+    print(f"{meta['config']['arch']}, epoch {meta['epoch']}, test split ({len(zt)} galaxies):")
+    for k, v in res.items(): print(f"  {k:10s} {v:.5f}")
+    if args.plot:
+        import matplotlib; matplotlib.use('Agg')
+        plot_redshift_density(zp, zt, title=meta['config']['arch']).figure.savefig(args.plot, dpi=110)
+        print(args.plot)
     return res
 
 def _pretrained_encoder(run):
@@ -137,6 +231,18 @@ def _embed(args):
         f.attrs.update(checkpoint=str(Path(args.run)/f"epoch-{meta['epoch']:04d}.json"), survey=str(path), preset=meta['config']['preset'])
     print(f"{len(data)} embeddings of {enc.num_features} features: {args.out}")
 
+def _run_args(p, data_help:str):
+    "The options every training command shares: run directory, data, batch, precision, EMA, device, resume."
+    p.add_argument('--out', type=Path, required=True, help='run directory (checkpoints)')
+    p.add_argument('--data', type=Path, default=None, help=data_help)
+    p.add_argument('--n', type=int, default=4000, help='galaxies of the embedded survey, without --data')
+    p.add_argument('--survey-seed', type=int, default=0)
+    p.add_argument('--bs', type=int, default=256, help='global batch size')
+    p.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32')
+    p.add_argument('--ema', type=float, default=None, help='EMA decay of the weights (e.g. 0.9999)')
+    p.add_argument('--device', default=None, help='cpu, cuda, cuda:1 (default: the GPU if there is one)')
+    p.add_argument('--resume', action='store_true', help='continue the run in --out from its newest complete checkpoint')
+
 def parser() -> argparse.ArgumentParser:
     "The `astronb` argument parser."
     p = argparse.ArgumentParser(prog='astronb', description='Self-supervised foundation models for survey images.')
@@ -167,24 +273,29 @@ def parser() -> argparse.ArgumentParser:
     dl.set_defaults(func=_sdss_download)
     pre = sub.add_parser('pretrain', help='masked-autoencoder pretraining (AstroMAE, C-MAE presets) with checkpoints and resume')
     pre.add_argument('--preset', required=True, help='astromae_plain, astromae_pcm, cmae_vit_b/l/h, tiny_plain, tiny_pcm')
-    pre.add_argument('--out', type=Path, required=True, help='run directory (checkpoints)')
-    pre.add_argument('--data', type=Path, default=None, help='survey HDF5 file (default: the embedded survey of --n galaxies)')
-    pre.add_argument('--n', type=int, default=4000, help='galaxies of the embedded survey, without --data')
-    pre.add_argument('--survey-seed', type=int, default=0)
+    _run_args(pre, data_help='survey HDF5 file (default: the embedded survey of --n galaxies)')
     pre.add_argument('--epochs', type=int, default=None, help="default: the preset's")
-    pre.add_argument('--bs', type=int, default=256, help='global batch size')
     pre.add_argument('--lr', type=float, default=None, help="peak learning rate (default: the preset's, scaled to --bs)")
-    pre.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32')
-    pre.add_argument('--ema', type=float, default=None, help='EMA decay of the weights (e.g. 0.9999)')
     pre.add_argument('--set', action='append', metavar='KEY=VALUE', help='override a preset field (repeatable)')
     pre.add_argument('--seed', type=int, default=42)
-    pre.add_argument('--device', default=None, help='cpu, cuda, cuda:1 (default: the GPU if there is one)')
     pre.add_argument('--workers', type=int, default=0, help='data-loader processes')
-    pre.add_argument('--resume', action='store_true', help='continue the run in --out from its newest complete checkpoint')
     pre.set_defaults(func=_pretrain)
-    ev = sub.add_parser('evaluate', help='evaluate a run: reconstruction loss against baselines for pretraining')
+    ft = sub.add_parser('finetune', help="redshift fine-tuning of a Table IV architecture (AstroMAE Table I recipe)")
+    ft.add_argument('--arch', required=True, help="a Table IV name, e.g. 'pcm-AstroMAE', 'from-scratch plain-ViT', 'Henghes et al.'")
+    ft.add_argument('--pretrained', type=Path, default=None, help='pretraining run whose encoder to fine-tune (its survey and split are used)')
+    _run_args(ft, data_help="survey file (default: the pretraining run's, or the embedded survey of --n)")
+    ft.add_argument('--vit-preset', default='astromae_plain', help='encoder shape of from-scratch ViTs (an MAE preset)')
+    ft.add_argument('--epochs', type=int, default=20)
+    ft.add_argument('--lr', type=float, default=1e-4, help='peak of the cyclic schedule (Table I)')
+    ft.add_argument('--wd', type=float, default=0.005, help='AdamW weight decay (Table I)')
+    ft.add_argument('--noise', type=float, default=0.05, help='Gaussian noise sigma of the augmentations (section III.A)')
+    ft.add_argument('--bins', type=int, default=None, help="Pasquet et al.'s binned output, e.g. 180 over 0 <= z <= 0.4")
+    ft.add_argument('--seed', type=int, default=42, help="(with --pretrained, the pretraining run's seed, which fixes the split)")
+    ft.set_defaults(func=_finetune)
+    ev = sub.add_parser('evaluate', help='evaluate a run: reconstruction against baselines (pretraining), test-split photo-z metrics (fine-tuning)')
     ev.add_argument('run', type=Path)
     ev.add_argument('--seed', type=int, default=0, help='seed of the masks')
+    ev.add_argument('--plot', type=Path, default=None, help='fine-tuning: write the redshift density plot here (PNG)')
     ev.set_defaults(func=_evaluate)
     em = sub.add_parser('embed', help="a pretrained encoder's features of every galaxy of a survey, into an HDF5 file")
     em.add_argument('run', type=Path, help='pretraining run directory')

@@ -359,13 +359,13 @@ def _batch_tfms(augs=(), valid_augs=(), views:int=1, seed:int=0):
 
 def _task_dls(data:GalaxyData, split:dict, train:str, valid:str, item_kw:dict, n_inp:int, bs:int, augs, valid_augs,
               views:int, deredden:bool, seed:int, **kw):
-    "DataLoaders of `GalaxyItems(**item_kw)` over the `train` and `valid` items of `split`, normalised with the training images."
+    "DataLoaders of `GalaxyItems(**item_kw)` over the `train` and `valid` items of `split`, normalised with the training images (or `stats`)."
     for k in (train, valid):
         if k not in split: raise KeyError(f"split has no '{k}' (has: {', '.join(split)})")
     tr, va = data.subset(split[train]), data.subset(split[valid])
     return make_dls(GalaxyItems(tr, deredden=deredden, **item_kw), GalaxyItems(va, deredden=deredden, **item_kw), bs,
                     _batch_tfms(augs, valid_augs, views, seed), n_inp=n_inp,
-                    stats=band_stats(tr, seed=seed, deredden=deredden), seed=seed, **kw)
+                    stats=kw.pop('stats', None) or band_stats(tr, seed=seed, deredden=deredden), seed=seed, **kw)
 
 def pretrain_dls(data:GalaxyData, split:dict, bs:int=64, augs=(), valid_augs=(), views:int=1, train:str='pretrain',
                  valid:str='pretrain_valid', deredden:bool=False, seed:int=0, **kw):

@@ -65,9 +65,10 @@ def photoz_report(z_pred, z_spec) -> dict:
     "Every redshift metric, by name (AstroMAE Table IV's columns plus σ_MAD and η)."
     return {k: f(z_pred, z_spec) for k, f in PHOTOZ_METRICS.items()}
 
-def photoz_metrics(names=tuple(PHOTOZ_METRICS)) -> list:
-    "fastai metrics for a redshift Learner: each accumulated over the validation set (and ranks), computed once."
-    return [AccumMetric(PHOTOZ_METRICS[n], name=n, flatten=True) for n in names]
+def photoz_metrics(names=tuple(PHOTOZ_METRICS), to_z=None) -> list:
+    "fastai metrics for a redshift Learner, accumulated over the validation set (and ranks), computed once; `to_z` maps outputs (e.g. bin logits) to redshifts."
+    if to_z is None: return [AccumMetric(PHOTOZ_METRICS[n], name=n, flatten=True) for n in names]
+    return [AccumMetric(lambda p, z, f=PHOTOZ_METRICS[n]: f(to_z(p), z), name=n, flatten=False) for n in names]
 
 # %% ../nbs/09_metrics.ipynb #be4b8165
 def _labels_probs(probs, labels):

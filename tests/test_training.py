@@ -95,3 +95,14 @@ def test_pretrain_refuses_to_overwrite_and_bad_settings(survey, tmp_path):
     with h5py.File(emb) as f:
         assert f['embeddings'].shape == (1024, 96) and np.isfinite(f['embeddings'][:]).all()
         np.testing.assert_array_equal(f['row'][:], np.arange(1024))
+    # fine-tune AstroMAE's architecture on the run's encoder, evaluate it on the test split; a wrong encoder is refused
+    cli = [sys.executable, '-m', 'astronb.cli']
+    ft = tmp_path/'ft'
+    f = subprocess.run(cli + ['finetune', '--arch', 'plain-AstroMAE', '--pretrained', run, '--epochs', '1', '--bs', '32', '--out', ft],
+                       capture_output=True, text=True)
+    assert f.returncode == 0, f.stderr[-2000:]
+    e = subprocess.run(cli + ['evaluate', ft, '--plot', tmp_path/'z.png'], capture_output=True, text=True)
+    assert e.returncode == 0 and 'test split (20 galaxies)' in e.stdout and (tmp_path/'z.png').stat().st_size > 1000, e.stderr[-2000:]
+    w = subprocess.run(cli + ['finetune', '--arch', 'pcm-AstroMAE', '--pretrained', run, '--epochs', '1', '--out', tmp_path/'ft2'],
+                       capture_output=True, text=True)
+    assert w.returncode == 2 and 'pcm-AstroMAE needs a pcm encoder, got a plain one' in w.stderr
