@@ -377,6 +377,8 @@ class Distributed(DistributedTrainer):
 def fit_run(learn, n_epoch:int, run_dir, sched=None, cbs=(), config:dict=None, resume:bool=False, keep:int=2):
     "Train `learn` for `n_epoch` (lr schedule `sched`) with a checkpoint per epoch in `run_dir`; `resume` continues the newest complete one."
     run_dir, start, resumed = Path(run_dir), 0, None
+    if len(learn.dls.train) == 0:
+        raise ValueError(f"no training batch: the batch size {learn.dls.train.bs} is larger than the {len(learn.dls.train.dataset)} training items")
     last = latest_checkpoint(run_dir) if run_dir.exists() else None
     if last is not None and not resume:
         raise FileExistsError(f"{run_dir} already holds checkpoints ({last.name}); resume them (--resume) or choose a new directory")

@@ -117,14 +117,18 @@ def plot_redshift_density(z_pred, z_spec, ax=None, zmax:float=0.4, bins:int=80, 
     from matplotlib.colors import LogNorm
     p, z = _as_np(z_pred), _as_np(z_spec)
     if ax is None: _, ax = plt.subplots(figsize=(4.2, 4))
-    h = ax.hist2d(z, p, bins=bins, range=[[0, zmax], [0, zmax]], norm=LogNorm(), cmap='viridis')
-    plt.colorbar(h[3], ax=ax, label='galaxies')
+    counts, xe, ye = np.histogram2d(z, p, bins=bins, range=[[0, zmax], [0, zmax]])
+    mesh = ax.pcolormesh(xe, ye, np.ma.masked_equal(counts.T, 0), norm=LogNorm(vmin=1, vmax=max(2, counts.max())), cmap='viridis')
+    plt.colorbar(mesh, ax=ax, label='galaxies')
+    outside = len(z) - int(counts.sum())
+    if outside: ax.set_xlabel(f'spectroscopic z ({outside} outside the plot)')
     zz = np.linspace(0, zmax, 2)
-    ax.plot(zz, zz, 'w-', lw=0.8)
-    for s in (1, -1): ax.plot(zz, zz + s*0.05*(1 + zz), 'w--', lw=0.6)
+    ax.plot(zz, zz, 'k-', lw=0.8)
+    for s in (1, -1): ax.plot(zz, zz + s*0.05*(1 + zz), 'k--', lw=0.6)
     r = photoz_report(p, z)
     ax.text(0.03, 0.97, '\n'.join([f"σ_MAD {r['sigma_mad']:.4f}", f"η {r['eta']:.3f}", f"bias {r['bias']:+.4f}",
                                    f"precision {r['precision']:.4f}", f"R² {r['r2']:.3f}"]),
-            transform=ax.transAxes, va='top', fontsize=7, color='w')
-    ax.set(xlabel='spectroscopic z', ylabel='predicted z', xlim=(0, zmax), ylim=(0, zmax), title=title)
+            transform=ax.transAxes, va='top', fontsize=7)
+    ax.set(ylabel='predicted z', xlim=(0, zmax), ylim=(0, zmax), title=title)
+    if not outside: ax.set_xlabel('spectroscopic z')
     return ax

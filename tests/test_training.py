@@ -106,3 +106,19 @@ def test_pretrain_refuses_to_overwrite_and_bad_settings(survey, tmp_path):
     w = subprocess.run(cli + ['finetune', '--arch', 'pcm-AstroMAE', '--pretrained', run, '--epochs', '1', '--out', tmp_path/'ft2'],
                        capture_output=True, text=True)
     assert w.returncode == 2 and 'pcm-AstroMAE needs a pcm encoder, got a plain one' in w.stderr
+
+
+def test_quickstart_writes_a_report_and_resumes(tmp_path):
+    "The README's quickstart at a tiny scale: survey, pretraining, two fine-tunings, metrics table and figures; a rerun reuses the runs."
+    import os
+    env = {**os.environ, 'ASTRONB_DATA': str(tmp_path/'cache')}
+    cmd = [sys.executable, '-m', 'astronb.cli', 'quickstart', '--out', tmp_path/'qs', '--n', '1500', '--pretrain-epochs', '1',
+           '--finetune-epochs', '1', '--bs', '32']
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    report = (tmp_path/'qs'/'report.md').read_text()
+    assert '| plain-AstroMAE | ' in report and '| from-scratch plain-ViT | ' in report
+    for png in ('reconstructions', 'losses', 'lr_schedule', 'redshift_plain-AstroMAE', 'redshift_from-scratch_plain-ViT'):
+        assert (tmp_path/'qs'/f'{png}.png').stat().st_size > 5000 and f'({png}.png)' in report
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert again.returncode == 0 and again.stdout.count('nothing to do') == 3, again.stderr[-3000:]
