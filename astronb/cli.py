@@ -60,6 +60,11 @@ def _device(name:str=None):
     if 'LOCAL_RANK' in os.environ and torch.cuda.is_available(): return torch.device('cuda', int(os.environ['LOCAL_RANK']))
     return default_device()
 
+def _training_cbs(args) -> list:
+    "The callbacks of a training command: the NaN guard, and mixed precision and EMA when asked for."
+    from astronb.learner import Autocast, EMA, NaNGuard
+    return [NaNGuard()] + ([Autocast(args.precision)] if args.precision != 'fp32' else []) + ([EMA(args.ema)] if args.ema else [])
+
 def _survey_data(args):
     "The survey `--data` names, or the embedded one of `--n` galaxies (made or reused from the cache)."
     from astronb.data import read_survey
@@ -70,7 +75,7 @@ def _pretrain(args):
     from fastai.torch_core import set_seed
     from astronb.augment import astromae_augmentations, CenterCrop
     from astronb.data import astromae_split, pretrain_dls
-    from astronb.learner import Autocast, EMA, NaNGuard, fit_run
+    from astronb.learner import fit_run
     from astronb.mae import mae_preset, mae_learner, mae_schedule
     cfg = mae_preset(args.preset, **_overrides(args.set))
     data, path = _survey_data(args)
@@ -80,7 +85,7 @@ def _pretrain(args):
     size = cfg.encoder.img_size
     dls = pretrain_dls(data, astromae_split(len(data), seed=args.seed), bs=args.bs, augs=astromae_augmentations(crop=size),
                        valid_augs=[CenterCrop(size)], seed=args.seed, device=_device(args.device), num_workers=args.workers)
-    cbs = [NaNGuard()] + ([Autocast(args.precision)] if args.precision != 'fp32' else []) + ([EMA(args.ema)] if args.ema else [])
+    cbs = _training_cbs(args)
     learn = mae_learner(dls, cfg, cbs=cbs)
     epochs = args.epochs or cfg.epochs
     config = dict(command='pretrain', preset=args.preset, overrides=_overrides(args.set), mae=asdict(cfg), data=path,
@@ -91,11 +96,8 @@ def _pretrain(args):
 def _evaluate(args):
     from astronb.augment import CenterCrop
     from astronb.data import astromae_split, pretrain_dls, read_survey
-    from astronb.learner import latest_checkpoint
     from astronb.mae import reconstruction_baselines
-    ckpt = latest_checkpoint(args.run)
-    if ckpt is None: raise FileNotFoundError(f"{args.run}: no complete checkpoint")
-    meta = json.loads(ckpt.read_text())
+    ckpt, meta = _latest_meta(args.run)
     if (meta.get('config') or {}).get('command') == 'finetune': return _evaluate_finetune(ckpt, meta, args)
     _, mae, meta = _pretrained_encoder(args.run)
     config = meta['config']
@@ -150,14 +152,11 @@ def _finetune(args):
     from fastai.learner import Learner
     from fastai.optimizer import Adam
     from fastai.torch_core import set_seed
-    from astronb.learner import Autocast, EMA, NaNGuard, fit_run
+    from astronb.learner import fit_run
     from astronb.mae import mae_preset
     from astronb.metrics import photoz_metrics
     from astronb.schedulers import sched_cyclic
-    pre_cfg = None
-    if args.pretrained:
-        _, _, meta = _pretrained_encoder(args.pretrained)
-        pre_cfg = meta['config']
+    pre_cfg = _pretraining_config(args.pretrained) if args.pretrained else None
     data_path = str(args.data) if args.data else (pre_cfg['data'] if pre_cfg else _survey_data(args)[1])
     config = dict(command='finetune', arch=args.arch, pretrained=str(args.pretrained) if args.pretrained else None, data=data_path,
                   seed=pre_cfg['seed'] if pre_cfg else args.seed, vit=asdict(mae_preset(args.vit_preset).encoder),
@@ -167,7 +166,7 @@ def _finetune(args):
     data, split, dls, net = _finetune_setup(config, _device(args.device))
     loss = net.bins.loss if net.bins else (lambda p, z: torch.nn.functional.mse_loss(p.float(), z.float()))
     opt = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, wd=args.wd, decouple_wd=True)
-    cbs = [NaNGuard()] + ([Autocast(args.precision)] if args.precision != 'fp32' else []) + ([EMA(args.ema)] if args.ema else [])
+    cbs = _training_cbs(args)
     learn = Learner(dls, net, loss_func=loss, opt_func=opt, cbs=cbs,
                     metrics=photoz_metrics(to_z=net.bins.expectation if net.bins else None))
     fit_run(learn, args.epochs, args.out, sched=sched_cyclic(args.lr, args.epochs), config=config, resume=args.resume)
@@ -195,25 +194,35 @@ def _evaluate_finetune(ckpt, meta, args):
         print(args.plot)
     return res
 
-def _pretrained_encoder(run):
-    "The encoder of the newest checkpoint of pretraining run `run`, with the checkpoint's metadata."
-    from astronb.learner import latest_checkpoint, load_weights
-    from astronb.mae import MAE, MAEConfig, extract_encoder
+def _latest_meta(run):
+    "(path, metadata) of the newest complete checkpoint of run directory `run`; an error if it has none."
+    from astronb.learner import latest_checkpoint
     ckpt = latest_checkpoint(run)
     if ckpt is None: raise FileNotFoundError(f"{run}: no complete checkpoint")
-    config = json.loads(ckpt.read_text())['config']
+    return ckpt, json.loads(ckpt.read_text())
+
+def _pretraining_config(run) -> dict:
+    "The config of pretraining run `run`; an error if `run` is not one."
+    ckpt, meta = _latest_meta(run)
+    config = meta['config']
     if not config or config.get('command') != 'pretrain': raise ValueError(f"{ckpt}: not a pretraining run")
-    mae = MAE(MAEConfig(**config['mae']))
-    meta = load_weights(mae, ckpt)
+    return config
+
+def _pretrained_encoder(run):
+    "The encoder of the newest checkpoint of pretraining run `run`, with the MAE and the checkpoint's metadata."
+    from astronb.learner import load_weights
+    from astronb.mae import MAE, MAEConfig, extract_encoder
+    mae = MAE(MAEConfig(**_pretraining_config(run)['mae']))
+    meta = load_weights(mae, _latest_meta(run)[0])
     return extract_encoder(mae), mae, meta
 
 def _embed(args):
-    import h5py, numpy as np, torch
+    import h5py, torch
     from astronb.augment import CenterCrop
+    from astronb.data import read_survey
     from astronb.survey import partial_file
     if args.out.exists() and not args.force: raise FileExistsError(f"{args.out} exists; use --force to overwrite it")
     enc, _, meta = _pretrained_encoder(args.run)
-    from astronb.data import read_survey
     data, path = _survey_data(args) if (args.data or args.n) else (read_survey(meta['config']['data']), meta['config']['data'])
     if data.images.shape[1] != enc.cfg.in_chans: raise ValueError(f"{path}: {data.images.shape[1]} bands, the encoder reads {enc.cfg.in_chans}")
     mean, std = (torch.tensor(meta['stats'][k], dtype=torch.float32)[None, :, None, None] for k in ('mean', 'std'))
@@ -233,9 +242,7 @@ def _embed(args):
 
 def _history(run) -> dict:
     "Recorder history of the newest checkpoint of `run`: per-iteration losses and lrs, per-epoch rows and their names."
-    from astronb.learner import latest_checkpoint
-    meta = json.loads(latest_checkpoint(run).read_text())
-    return meta['state']['callbacks']['recorder']
+    return _latest_meta(run)[1]['state']['callbacks']['recorder']
 
 def _plot_runs(runs:dict, out:Path):
     "Loss curves and learning-rate schedules of `runs` ({title: run dir}) as two PNG files in `out`."
