@@ -108,17 +108,18 @@ def test_pretrain_refuses_to_overwrite_and_bad_settings(survey, tmp_path):
     assert w.returncode == 2 and 'pcm-AstroMAE needs a pcm encoder, got a plain one' in w.stderr
 
 
-def test_quickstart_writes_a_report_and_resumes(tmp_path):
-    "The README's quickstart at a tiny scale: survey, pretraining, two fine-tunings, metrics table and figures; a rerun reuses the runs."
+def test_table4_fine_tunes_all_fourteen_architectures(tmp_path):
+    "`astronb table4` at a tiny scale: both MAEs pretrained, every Table IV architecture fine-tuned and scored on one test split."
     import os
+    from astronb.heads import TABLE_IV
     env = {**os.environ, 'ASTRONB_DATA': str(tmp_path/'cache')}
-    cmd = [sys.executable, '-m', 'astronb.cli', 'quickstart', '--out', tmp_path/'qs', '--n', '1500', '--pretrain-epochs', '1',
+    cmd = [sys.executable, '-m', 'astronb.cli', 'table4', '--out', tmp_path/'t4', '--n', '1000', '--pretrain-epochs', '1',
            '--finetune-epochs', '1', '--bs', '32']
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert p.returncode == 0, p.stderr[-3000:]
-    report = (tmp_path/'qs'/'report.md').read_text()
-    assert '| plain-AstroMAE | ' in report and '| from-scratch plain-ViT | ' in report
-    for png in ('reconstructions', 'losses', 'lr_schedule', 'redshift_plain-AstroMAE', 'redshift_from-scratch_plain-ViT'):
-        assert (tmp_path/'qs'/f'{png}.png').stat().st_size > 5000 and f'({png}.png)' in report
-    again = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    assert again.returncode == 0 and again.stdout.count('nothing to do') == 3, again.stderr[-3000:]
+    report = (tmp_path/'t4'/'report.md').read_text()
+    assert all(f'| {arch} | ' in report for arch in TABLE_IV) and '20 galaxies of the test 2%' in report
+    for png in ('reconstructions_plain', 'reconstructions_pcm', 'losses', 'lr_schedule', 'redshift_density'):
+        assert (tmp_path/'t4'/f'{png}.png').stat().st_size > 5000 and f'({png}.png)' in report
+    bad = subprocess.run(cmd[:-6] + ['--presets', 'tiny_pcm', 'tiny_pcm'], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and 'one plain and one pcm' in bad.stderr
