@@ -69,7 +69,7 @@ def _survey_data(args):
     "The survey `--data` names, or the embedded one of `--n` galaxies (made or reused from the cache)."
     from astronb.data import read_survey
     path = args.data if args.data else make_survey(SurveyConfig(n=args.n, seed=args.survey_seed), progress=False)
-    return read_survey(path), str(path)
+    return read_survey(path), str(Path(path).resolve())   # absolute: a run's config names the same file from any directory
 
 def _pretrain(args):
     from fastai.torch_core import set_seed
@@ -162,8 +162,8 @@ def _finetune(args):
     from astronb.metrics import photoz_metrics
     from astronb.schedulers import sched_cyclic
     pre_cfg = _pretraining_config(args.pretrained) if args.pretrained else None
-    data_path = str(args.data) if args.data else (pre_cfg['data'] if pre_cfg else _survey_data(args)[1])
-    config = dict(command='finetune', arch=args.arch, pretrained=str(args.pretrained) if args.pretrained else None, data=data_path,
+    data_path = str(args.data.resolve()) if args.data else (pre_cfg['data'] if pre_cfg else _survey_data(args)[1])
+    config = dict(command='finetune', arch=args.arch, pretrained=str(args.pretrained.resolve()) if args.pretrained else None, data=data_path,
                   seed=pre_cfg['seed'] if pre_cfg else args.seed, vit=asdict(mae_preset(args.vit_preset).encoder),
                   epochs=args.epochs, bs=args.bs, lr=args.lr, wd=args.wd, noise=args.noise, bins=args.bins,
                   precision=args.precision, ema=args.ema)

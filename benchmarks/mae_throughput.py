@@ -10,7 +10,7 @@ mask 0.75), in the same process, back to back:
 
 Needs `transformers` (benchmark only: `pip install -e ".[bench]"`).
 
-    python benchmarks/mae_throughput.py [--json PATH] [--steps 5]
+    python benchmarks/mae_throughput.py [--json PATH] [--steps 5] [--epoch-batches 20]
 """
 import argparse, json, tempfile, time
 from pathlib import Path
@@ -62,13 +62,13 @@ def matmul_rate(dtype, n=2048, repeats=5):
     return 2*n**3*repeats / (time.perf_counter() - t)
 
 
-def fastai_vs_bare(steps):
+def fastai_vs_bare(batches):
     "Images/s of one fastai epoch and of a bare loop over the same DataLoader (tiny survey, AstroMAE augmentations)."
     from astronb.augment import astromae_augmentations, CenterCrop
     from astronb.data import astromae_split, pretrain_dls, read_survey
     from astronb.survey import SurveyConfig, make_survey
     with tempfile.TemporaryDirectory() as tmp:
-        data = read_survey(make_survey(SurveyConfig(n=256*steps*10//8 + 256, seed=1), Path(tmp)/'s.h5', progress=False))
+        data = read_survey(make_survey(SurveyConfig(n=256*batches*10//8 + 256, seed=1), Path(tmp)/'s.h5', progress=False))
         dls = pretrain_dls(data, astromae_split(len(data), seed=0), bs=256, augs=astromae_augmentations(), valid_augs=[CenterCrop(32)])
         cfg = mae_preset('astromae_plain')
         learn = mae_learner(dls, cfg)
@@ -91,7 +91,8 @@ def fastai_vs_bare(steps):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--steps', type=int, default=5)
+    ap.add_argument('--steps', type=int, default=5, help='timed training steps per configuration')
+    ap.add_argument('--epoch-batches', type=int, default=20, help='batches of 256 in the fastai-vs-bare epoch')
     ap.add_argument('--json', type=Path)
     args = ap.parse_args()
     torch.set_num_threads(2); torch.manual_seed(0)
@@ -111,7 +112,7 @@ def main():
             gflop = flops_per_step(step)/1e9
             res[f'{name}_{prec}_achieved_gflops'] = gflop * ips / bs
             res[f'{name}_{prec}_fraction_of_matmul_rate'] = res[f'{name}_{prec}_achieved_gflops'] / res[f'matmul_{prec}_gflops']
-    res.update(fastai_vs_bare(args.steps))
+    res.update(fastai_vs_bare(args.epoch_batches))
     for k, v in res.items(): print(f'{k:45s} {v:10.3f}')
     if args.json: args.json.write_text(json.dumps(res, indent=2))
 

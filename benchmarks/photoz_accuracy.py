@@ -103,9 +103,9 @@ def main():
     preds['template fit (simulator SEDs, prior)'] = template_photoz(mag[test], mag_err[test])
     rows = {name: {**photoz_report(zp, z[test]), **info} for name, (zp, info) in preds.items()}
     print(f"test split: {len(test)} galaxies; labelled training set: {len(split['train'])} galaxies; survey of {args.n}")
-    print(f"{'method':32s} {'sigma_MAD':>10s} {'eta':>8s} {'bias':>9s} {'MSE':>9s} {'R2':>7s}")
+    print(f"{'method':38s} {'sigma_MAD':>10s} {'eta':>8s} {'bias':>9s} {'MSE':>9s} {'R2':>7s}")
     for name, r in rows.items():
-        print(f"{name:32s} {r['sigma_mad']:10.4f} {r['eta']:8.3f} {r['bias']:+9.4f} {r['mse']:9.5f} {r['r2']:7.3f}")
+        print(f"{name:38s} {r['sigma_mad']:10.4f} {r['eta']:8.3f} {r['bias']:+9.4f} {r['mse']:9.5f} {r['r2']:7.3f}")
     if args.json:
         args.json.write_text(json.dumps(dict(n_survey=args.n, n_test=len(test), n_train=len(split['train']), methods=rows), indent=2))
 
