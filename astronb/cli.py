@@ -306,10 +306,9 @@ def _experiment(args, title:str, presets:list, archs:list) -> dict:
         print(f"{i + 1}/{steps} pretraining {preset} on {int(0.8*args.n)} unlabelled galaxies ({args.pretrain_epochs} epochs)")
         _pretrain(p.parse_args(['pretrain', '--preset', preset, '--data', str(survey), '--epochs', str(args.pretrain_epochs),
                                 '--out', str(runs/f'pretrain-{layer}')] + common))
-    preds = {}
-    for i, arch in enumerate(archs):
+    preds, run_dirs = {}, {a: runs/a.replace(' ', '_') for a in archs}
+    for i, (arch, run) in enumerate(run_dirs.items()):
         print(f"{len(layers) + i + 1}/{steps} fine-tuning {arch} ({args.finetune_epochs} epochs)")
-        run = runs/arch.replace(' ', '_')
         _finetune(p.parse_args(['finetune', '--arch', arch, '--epochs', str(args.finetune_epochs), '--lr', str(args.lr),
                                 '--out', str(run)] + _arch_args(arch, runs, survey, layers) + common))
         preds[arch] = redshift_predictions(run)
@@ -324,7 +323,7 @@ def _experiment(args, title:str, presets:list, archs:list) -> dict:
                            seed=0, device='cpu', stats=meta['stats'])
         fig = plot_reconstructions(mae, dls.valid.one_batch()[0], meta['stats'], bands=''.join(data.bands), n=3)
         fig.savefig(out/f'reconstructions_{layer}.png', dpi=90); plt.close(fig)
-    _plot_runs({**{f'pretraining {layers[l]}': runs/f'pretrain-{l}' for l in layers}, **{a: runs/a.replace(' ', '_') for a in archs}}, out)
+    _plot_runs({**{f'pretraining {layers[l]}': runs/f'pretrain-{l}' for l in layers}, **run_dirs}, out)
     names = list(next(iter(rows.values())))
     table = '\n'.join(['| architecture | ' + ' | '.join(names) + ' |', '|---|' + '---|'*len(names)] +
                       [f'| {a} | ' + ' | '.join(f'{r[k]:.5f}' for k in names) + ' |' for a, r in rows.items()])

@@ -61,7 +61,8 @@ def template_photoz(mag, mag_err, z_grid=np.arange(0.002, 0.4, 0.002), floor=0.0
     SEDs and prior: for each redshift and template the best positive amplitude gives chi-square and the absolute
     magnitude M_r, which the prior weighs by comoving volume and the simulator's Schechter function at z."""
     t = physics_tables()
-    shapes = np.einsum('tk,zkb->ztb', template_library(), t.at('maggies', z_grid))     # (Z, T, 5) at M_r = 0, 10 pc
+    library = template_library()
+    shapes = np.einsum('tk,zkb->ztb', library, t.at('maggies', z_grid))                # (Z, T, 5) at M_r = 0, 10 pc
     flux = np.stack([asinh_flux(mag[:, b], band) for b, band in enumerate(SDSS_BANDS)], 1)
     err = np.stack([np.abs(asinh_flux(mag[:, b] - mag_err[:, b], band) - asinh_flux(mag[:, b] + mag_err[:, b], band)) / 2
                     for b, band in enumerate(SDSS_BANDS)], 1)
@@ -77,7 +78,7 @@ def template_photoz(mag, mag_err, z_grid=np.arange(0.002, 0.4, 0.002), floor=0.0
         x = 10**(-0.4*(-2.5*np.log10(amp/1e9) - dist_mod[:, None] - m_star(z_grid)[:, None]))   # L / L*(z)
         log_post = -chi2/2 + log_dvdz[:, None] + (SCHECHTER['alpha'] + 1)*np.log(x) - x
         out.append(z_grid[logsumexp(log_post, axis=2).argmax(1)])
-    return np.concatenate(out), dict(templates=len(template_library()), error_floor=floor)
+    return np.concatenate(out), dict(templates=len(library), error_floor=floor)
 
 
 def main():
