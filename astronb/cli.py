@@ -61,9 +61,10 @@ def _device(name:str=None):
     return default_device()
 
 def _training_cbs(args) -> list:
-    "The callbacks of a training command: the NaN guard, and mixed precision and EMA when asked for."
-    from astronb.learner import Autocast, EMA, NaNGuard
-    return [NaNGuard()] + ([Autocast(args.precision)] if args.precision != 'fp32' else []) + ([EMA(args.ema)] if args.ema else [])
+    "The callbacks of a training command: the NaN guard, and mixed precision, EMA and compilation when asked for."
+    from astronb.learner import Autocast, Compile, EMA, NaNGuard
+    return [NaNGuard()] + ([Autocast(args.precision)] if args.precision != 'fp32' else []) + ([EMA(args.ema)] if args.ema else []) \
+        + ([Compile()] if args.compile else [])
 
 def _survey_data(args):
     "The survey `--data` names, or the embedded one of `--n` galaxies (made or reused from the cache)."
@@ -300,7 +301,8 @@ def _experiment(args, title:str, presets:list, archs:list) -> dict:
     out = Path(args.out); runs = out/'runs'
     survey = make_survey(SurveyConfig(n=args.n, seed=0), progress=False)
     layers = {mae_preset(p).encoder.layer: p for p in presets}
-    common = ['--bs', str(args.bs), '--precision', args.precision, '--resume'] + (['--device', args.device] if args.device else [])
+    common = ['--bs', str(args.bs), '--precision', args.precision, '--resume'] + (['--device', args.device] if args.device else []) \
+        + (['--compile'] if args.compile else [])
     p, steps = parser(), len(layers) + len(archs)
     for i, (layer, preset) in enumerate(layers.items()):
         print(f"{i + 1}/{steps} pretraining {preset} on {int(0.8*args.n)} unlabelled galaxies ({args.pretrain_epochs} epochs)")
@@ -362,8 +364,10 @@ def _table4(args):
         raise ValueError(f"--presets: Table IV needs one plain and one pcm MAE preset, got {' '.join(args.presets)}")
     return _experiment(args, "AstroMAE's Table IV on the embedded survey", args.presets, list(TABLE_IV))
 
+_COMPILE_HELP = 'torch.compile the model: faster steps after a warm-up (needs a C++ compiler on CPUs)'
+
 def _run_args(p, data_help:str):
-    "The options every training command shares: run directory, data, batch, precision, EMA, device, resume."
+    "The options every training command shares: run directory, data, batch, precision, EMA, device, resume, compilation."
     p.add_argument('--out', type=Path, required=True, help='run directory (checkpoints)')
     p.add_argument('--data', type=Path, default=None, help=data_help)
     p.add_argument('--n', type=int, default=4000, help='galaxies of the embedded survey, without --data')
@@ -373,15 +377,17 @@ def _run_args(p, data_help:str):
     p.add_argument('--ema', type=float, default=None, help='EMA decay of the weights (e.g. 0.9999)')
     p.add_argument('--device', default=None, help='cpu, cuda, cuda:1 (default: the GPU if there is one)')
     p.add_argument('--resume', action='store_true', help='continue the run in --out from its newest complete checkpoint')
+    p.add_argument('--compile', action='store_true', help=_COMPILE_HELP)
 
 def _experiment_args(p):
-    "The options of the experiments (`quickstart`, `table4`): epochs, fine-tuning lr, batch, precision, device."
+    "The options of the experiments (`quickstart`, `table4`): epochs, fine-tuning lr, batch, precision, device, compilation."
     p.add_argument('--pretrain-epochs', type=int, default=30)
     p.add_argument('--finetune-epochs', type=int, default=30)
     p.add_argument('--lr', type=float, default=1e-3, help='fine-tuning peak learning rate (Table I: 1e-4 at batch 1024, for far longer runs)')
     p.add_argument('--bs', type=int, default=128)
     p.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32')
     p.add_argument('--device', default=None, help='e.g. cuda')
+    p.add_argument('--compile', action='store_true', help=_COMPILE_HELP)
 
 def parser() -> argparse.ArgumentParser:
     "The `astronb` argument parser."

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .vit import ViTConfig, ViTEncoder
+from .vit import ViTConfig, ViTEncoder, plain_tensor
 
 # %% auto #0
 __all__ = ['TABLE_IV', 'InceptionModule', 'InceptionModel', 'MagnitudeBlock', 'MLPHead', 'RedshiftBins', 'RedshiftNet',
@@ -125,13 +125,13 @@ class RedshiftNet(nn.Module):
 
     def forward(self, x, mags=None):
         "Redshifts (B,), or bin logits (B, n_bins) with `n_bins`."
-        x = x.as_subclass(torch.Tensor)
+        x = plain_tensor(x)
         feats = []
         if self.encoder is not None: feats.append(self.encoder.forward_features(x))
         if self.inception is not None: feats.append(self.inception(x))
         if self.magnitude is not None:
             if mags is None: raise ValueError("this architecture needs magnitudes: build its loaders with magnitudes")
-            feats.append(self.magnitude(mags.as_subclass(torch.Tensor).float()))
+            feats.append(self.magnitude(plain_tensor(mags).float()))
         out = self.head(torch.cat([f.float() for f in feats], 1))
         return out if self.bins else out[:, 0]
 

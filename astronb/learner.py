@@ -27,7 +27,7 @@ from . import __version__
 from .survey import partial_file
 
 # %% auto #0
-__all__ = ['unwrap', 'Autocast', 'EMA', 'EarlyStopping', 'NaNGuard', 'rng_state', 'set_rng_state', 'callback_state',
+__all__ = ['unwrap', 'Autocast', 'Compile', 'EMA', 'EarlyStopping', 'NaNGuard', 'rng_state', 'set_rng_state', 'callback_state',
            'set_callback_state', 'save_checkpoint', 'latest_checkpoint', 'read_checkpoint', 'model_weights',
            'load_weights', 'load_checkpoint', 'Checkpoint', 'BatchShardDL', 'GlobalSmoothLoss', 'Distributed',
            'fit_run']
@@ -45,6 +45,14 @@ class Autocast(MixedPrecision):
         self.kwargs['enabled'] = dtype == torch.float16
         self.autocast = torch.autocast(device.type, dtype=dtype)
         self.learn.scaler, self.scales = torch.amp.GradScaler(device.type, **self.kwargs), L()
+
+# %% ../nbs/10_learner.ipynb #33b2abeb
+class Compile(Callback):
+    "Compile the model in place with `torch.compile(**kwargs)` once, before the first fit (before any DDP wrapping)."
+    order = Autocast.order - 5
+    def __init__(self, **kwargs): self.kwargs, self.done = kwargs, False
+    def before_fit(self):
+        if not self.done: unwrap(self.learn.model).compile(**self.kwargs); self.done = True
 
 # %% ../nbs/10_learner.ipynb #4a474b55
 class EMA(Callback):

@@ -13,7 +13,7 @@ from torch import nn
 from timm.layers import build_sincos2d_pos_embed
 from timm.models.vision_transformer import Block
 
-from .vit import ViTConfig, ViTEncoder, inflate_pcm, attention_for_device
+from .vit import ViTConfig, ViTEncoder, inflate_pcm, attention_for_device, plain_tensor
 
 # %% auto #0
 __all__ = ['MAE_PRESETS', 'MAEConfig', 'mae_preset', 'random_masking', 'patchify', 'unpatchify', 'MAE', 'mae_loss',
@@ -87,7 +87,8 @@ def mae_preset(name:str, **overrides) -> MAEConfig:
 def random_masking(batch:int, n:int, mask_ratio:float, device=None, generator=None):
     "Indices (B, n_keep) of the patches each image keeps, and the mask (B, n), True where a patch is hidden."
     n_keep = max(1, int(round(n * (1 - mask_ratio))))
-    noise = torch.rand(batch, n, device=device, generator=generator)
+    # without a generator, no generator argument: torch.compile can then trace a batch size that varies
+    noise = torch.rand(batch, n, device=device) if generator is None else torch.rand(batch, n, device=device, generator=generator)
     keep = noise.argsort(1)[:, :n_keep]
     mask = torch.ones(batch, n, dtype=torch.bool, device=device).scatter(1, keep, False)
     return keep, mask
@@ -140,7 +141,7 @@ class MAE(nn.Module):
     def forward(self, x, generator=None):
         "(loss, predictions (B, N, p*p*C), mask (B, N)) for images `x`."
         self.encoder.check_input(x)
-        x = x.as_subclass(torch.Tensor)
+        x = plain_tensor(x)
         attention_for_device(self, x.device)
         n = self.decoder_pos.shape[1] - 1
         keep, mask = random_masking(len(x), n, self.cfg.mask_ratio, x.device, generator)
@@ -188,7 +189,7 @@ def reconstruction_baselines(mae:MAE, dl, seed:int=0) -> dict:
     p, C = mae.cfg.encoder.patch_size, mae.cfg.encoder.in_chans
     tot = dict(model=0., zeros=0., visible_mean=0.); n = 0
     for (x, *_) in dl:
-        x = x.as_subclass(torch.Tensor)
+        x = plain_tensor(x)
         loss, pred, mask = mae(x, g)
         patches = patchify(x, p).reshape(len(x), -1, p*p, C)
         vis_mean = (patches * ~mask[..., None, None]).sum((1, 2)) / ((~mask).sum(1)[:, None] * p*p)   # (B, C)
@@ -202,7 +203,7 @@ def reconstruction_baselines(mae:MAE, dl, seed:int=0) -> dict:
 def reconstruct(mae:MAE, x, generator=None):
     "Original, masked (hidden patches NaN) and reconstructed (visible patches kept) images, (B, C, H, W) each."
     mae.eval()
-    x = x.as_subclass(torch.Tensor)
+    x = plain_tensor(x)
     _, pred, mask = mae(x, generator)
     p, C = mae.cfg.encoder.patch_size, mae.cfg.encoder.in_chans
     patches = patchify(x, p)

@@ -15,7 +15,8 @@ from timm.layers import PatchEmbed, build_sincos2d_pos_embed
 from timm.models.vision_transformer import Block
 
 # %% auto #0
-__all__ = ['PCM', 'PCMBlock', 'set_fused_attention', 'attention_for_device', 'ViTConfig', 'ViTEncoder', 'inflate_pcm']
+__all__ = ['PCM', 'PCMBlock', 'set_fused_attention', 'plain_tensor', 'attention_for_device', 'ViTConfig', 'ViTEncoder',
+           'inflate_pcm']
 
 # %% ../nbs/03_vit.ipynb #e2542434
 class PCM(nn.Module):
@@ -51,6 +52,10 @@ def set_fused_attention(model:nn.Module, fused:bool):
     "Use PyTorch's fused attention kernel (`fused`) or the explicit matmul-softmax-matmul in every timm attention layer of `model`."
     for m in model.modules():
         if hasattr(m, 'fused_attn'): m.fused_attn = fused
+
+def plain_tensor(x:torch.Tensor) -> torch.Tensor:
+    "`x` as a plain `torch.Tensor`: fastai's tensor types add overhead to every op, and `torch.compile` cannot trace them."
+    return x if type(x) is torch.Tensor else x.as_subclass(torch.Tensor)
 
 def attention_for_device(model:nn.Module, device:torch.device):
     "Fused attention on GPUs, explicit attention on CPUs (faster for short sequences); set once per device."
@@ -106,7 +111,7 @@ class ViTEncoder(nn.Module):
     def forward_tokens(self, x, keep=None):
         "Normalised tokens (B, 1 + n, D): class token, then the patches `keep` (B, n) (default: all, in grid order)."
         self.check_input(x)
-        x = x.as_subclass(torch.Tensor)   # plain tensors inside the model: no per-op overhead of fastai's tensor types
+        x = plain_tensor(x)
         attention_for_device(self, x.device)
         t = self.patch_embed(x) + self.pos_embed.to(x.dtype)
         if keep is not None: t = torch.gather(t, 1, keep[..., None].expand(-1, -1, t.shape[-1]))

@@ -123,3 +123,17 @@ def test_table4_fine_tunes_all_fourteen_architectures(tmp_path):
         assert (tmp_path/'t4'/f'{png}.png').stat().st_size > 5000 and f'({png}.png)' in report
     bad = subprocess.run(cmd[:-6] + ['--presets', 'tiny_pcm', 'tiny_pcm'], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and 'one plain and one pcm' in bad.stderr
+
+
+def test_compiled_pretraining_checkpoints_load_into_eager_models(survey, tmp_path):
+    "`--compile` trains the compiled model; its checkpoints have the eager model's weight names, so `evaluate` reads them."
+    import torch._dynamo
+    from astronb.cli import main
+    from astronb.mae import MAE, mae_preset
+    run, graphs = tmp_path/'run', torch._dynamo.utils.counters['stats']['unique_graphs']
+    main(pretrain(survey, run, '--compile')[3:] + ['--epochs', '1'])
+    assert torch._dynamo.utils.counters['stats']['unique_graphs'] > graphs
+    meta, tensors = read_checkpoint(latest_checkpoint(run))
+    assert meta['finished'] and set(model_weights(tensors)) == set(MAE(mae_preset('tiny_plain')).state_dict())
+    ev = subprocess.run([sys.executable, '-m', 'astronb.cli', 'evaluate', run], capture_output=True, text=True)
+    assert ev.returncode == 0 and 'visible_mean' in ev.stdout, ev.stderr[-2000:]
