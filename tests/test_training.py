@@ -131,7 +131,7 @@ def test_compiled_pretraining_checkpoints_load_into_eager_models(survey, tmp_pat
     from astronb.cli import main
     from astronb.mae import MAE, mae_preset
     run, graphs = tmp_path/'run', torch._dynamo.utils.counters['stats']['unique_graphs']
-    main(pretrain(survey, run, '--compile')[3:] + ['--epochs', '1'])
+    main(pretrain(survey, run, '--epochs', '1', '--compile')[3:])
     assert torch._dynamo.utils.counters['stats']['unique_graphs'] > graphs
     meta, tensors = read_checkpoint(latest_checkpoint(run))
     assert meta['finished'] and set(model_weights(tensors)) == set(MAE(mae_preset('tiny_plain')).state_dict())
