@@ -85,13 +85,14 @@ def mae_preset(name:str, **overrides) -> MAEConfig:
 
 # %% ../nbs/04_mae.ipynb #a7294db4
 def random_masking(batch:int, n:int, mask_ratio:float, device=None, generator=None):
-    "Indices (B, n_keep) of the patches each image keeps, and the mask (B, n), True where a patch is hidden."
+    "Indices of the patches each image keeps (B, n_keep) and hides (B, n - n_keep, in grid order), and the mask (B, n), True where a patch is hidden."
     n_keep = max(1, int(round(n * (1 - mask_ratio))))
     # without a generator, no generator argument: torch.compile can then trace a batch size that varies
     noise = torch.rand(batch, n, device=device) if generator is None else torch.rand(batch, n, device=device, generator=generator)
-    keep = noise.argsort(1)[:, :n_keep]
+    order = noise.argsort(1)
+    keep, hidden = order[:, :n_keep], order[:, n_keep:].sort(1).values
     mask = torch.ones(batch, n, dtype=torch.bool, device=device).scatter(1, keep, False)
-    return keep, mask
+    return keep, hidden, mask
 
 def patchify(x, p:int):
     "Images (B, C, H, W) -> patches (B, N, p*p*C), in the encoder's row-major patch order."
@@ -122,31 +123,38 @@ class MAE(nn.Module):
         self.decoder_pred = nn.Linear(cfg.decoder_dim, e.patch_size**2 * e.in_chans)
         nn.init.normal_(self.mask_token, std=0.02)
 
-    def forward_decoder(self, tokens, keep):
-        "Pixel predictions (B, N, p*p*C) for every patch, from encoded tokens of the patches `keep`."
+    def forward_decoder(self, tokens, keep, hidden):
+        "Pixel predictions (B, n_hidden, p*p*C) for the patches `hidden`, from encoded tokens of the patches `keep`."
         h = self.decoder_embed(tokens)
         B, n = len(h), self.decoder_pos.shape[1] - 1
         full = self.mask_token.to(h.dtype).expand(B, n, -1).scatter(1, keep[..., None].expand(-1, -1, h.shape[-1]), h[:, 1:])
-        full = torch.cat([h[:, :1], full], 1) + self.decoder_pos.to(h.dtype)
-        return self.decoder_pred(self.decoder_norm(self.decoder(full)))[:, 1:]
+        t = torch.cat([h[:, :1], full], 1) + self.decoder_pos.to(h.dtype)
+        *layers, last = self.decoder
+        for blk in layers: t = blk(t)
+        # the loss reads only the hidden patches: the last layer's attention sees every token, then its MLP,
+        # the norm and the pixel head run on the hidden tokens alone
+        t = t + last.drop_path1(last.ls1(last.attn(last.norm1(t))))
+        t = torch.gather(t, 1, (hidden + 1)[..., None].expand(-1, -1, t.shape[-1]))
+        t = t + last.drop_path2(last.ls2(last.mlp(last.norm2(t))))
+        return self.decoder_pred(self.decoder_norm(t))
 
-    def forward_loss(self, x, pred, mask):
-        "Mean squared error over the hidden patches (of per-patch normalised pixels if `norm_pix_loss`)."
+    def forward_loss(self, x, pred, hidden):
+        "Mean squared error of the predictions (B, n_hidden, p*p*C) of the patches `hidden` (of per-patch normalised pixels if `norm_pix_loss`)."
         target = patchify(x, self.cfg.encoder.patch_size)
+        target = torch.gather(target, 1, hidden[..., None].expand(-1, -1, target.shape[-1]))
         if self.cfg.norm_pix_loss:
             target = (target - target.mean(-1, keepdim=True)) / (target.var(-1, keepdim=True) + 1e-6).sqrt()
-        per_patch = ((pred.float() - target.float())**2).mean(-1)
-        return (per_patch * mask).sum() / mask.sum()
+        return ((pred.float() - target.float())**2).mean()
 
     def forward(self, x, generator=None):
-        "(loss, predictions (B, N, p*p*C), mask (B, N)) for images `x`."
+        "(loss, predictions (B, n_hidden, p*p*C) of the hidden patches in grid order (`pred[i, j]` is patch `mask[i].nonzero()[j]`), mask (B, N)) for images `x`."
         self.encoder.check_input(x)
         x = plain_tensor(x)
         attention_for_device(self, x.device)
         n = self.decoder_pos.shape[1] - 1
-        keep, mask = random_masking(len(x), n, self.cfg.mask_ratio, x.device, generator)
-        pred = self.forward_decoder(self.encoder.forward_tokens(x, keep), keep)
-        return self.forward_loss(x, pred, mask), pred, mask
+        keep, hidden, mask = random_masking(len(x), n, self.cfg.mask_ratio, x.device, generator)
+        pred = self.forward_decoder(self.encoder.forward_tokens(x, keep), keep, hidden)
+        return self.forward_loss(x, pred, hidden), pred, mask
 
 def mae_loss(out, *targets):
     "fastai loss function for `MAE`: the model computes its own loss."
@@ -193,8 +201,9 @@ def reconstruction_baselines(mae:MAE, dl, seed:int=0) -> dict:
         loss, pred, mask = mae(x, g)
         patches = patchify(x, p).reshape(len(x), -1, p*p, C)
         vis_mean = (patches * ~mask[..., None, None]).sum((1, 2)) / ((~mask).sum(1)[:, None] * p*p)   # (B, C)
-        for k, guess in (('zeros', torch.zeros_like(pred)), ('visible_mean', vis_mean[:, None, None, :].expand_as(patches).reshape(pred.shape))):
-            tot[k] += mae.forward_loss(x, guess, mask).item() * len(x)
+        hidden = mask.nonzero()[:, 1].view(len(x), -1)
+        for k, guess in (('zeros', torch.zeros_like(pred)), ('visible_mean', vis_mean[:, None, None, :].expand(*pred.shape[:2], p*p, C).reshape(pred.shape))):
+            tot[k] += mae.forward_loss(x, guess, hidden).item() * len(x)
         tot['model'] += loss.item() * len(x); n += len(x)
     return {k: v / n for k, v in tot.items()}
 
@@ -207,12 +216,13 @@ def reconstruct(mae:MAE, x, generator=None):
     _, pred, mask = mae(x, generator)
     p, C = mae.cfg.encoder.patch_size, mae.cfg.encoder.in_chans
     patches = patchify(x, p)
+    pred = pred.float().flatten(0, 1)   # the hidden patches, in the order of mask.nonzero()
     if mae.cfg.norm_pix_loss:   # predictions are in per-patch normalised units: map back with the patch statistics
         mu, sd = patches.mean(-1, keepdim=True), (patches.var(-1, keepdim=True) + 1e-6).sqrt()
-        pred = pred*sd + mu
-    masked = unpatchify(torch.where(mask[..., None], torch.full_like(patches, float('nan')), patches), p, C)
-    recon = unpatchify(torch.where(mask[..., None], pred.float(), patches), p, C)
-    return x, masked, recon
+        pred = pred*sd[mask] + mu[mask]
+    masked, recon = patches.clone(), patches.clone()
+    masked[mask], recon[mask] = float('nan'), pred
+    return x, unpatchify(masked, p, C), unpatchify(recon, p, C)
 
 def plot_reconstructions(mae:MAE, x, stats:dict=None, bands:str='ugriz', n:int=4, seed:int=0):
     "Figure: original / masked / reconstruction for `n` images, each band and Lupton RGB (denormalised with `stats`)."

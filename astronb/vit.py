@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, asdict
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from timm.layers import PatchEmbed, build_sincos2d_pos_embed
 from timm.models.vision_transformer import Block
@@ -108,13 +109,23 @@ class ViTEncoder(nn.Module):
         if tuple(x.shape[-2:]) != (self.cfg.img_size,)*2:
             raise ValueError(f"ViTEncoder was built for {self.cfg.img_size}x{self.cfg.img_size} images, got {x.shape[-2]}x{x.shape[-1]}")
 
+    def embed_patches(self, x, keep=None):
+        "Patch tokens with their positions (B, n, D): every patch in grid order, or only the patches `keep` (B, n)."
+        if keep is None: return self.patch_embed(x) + self.pos_embed.to(x.dtype)
+        # a patch token depends on that patch's pixels alone, so only the kept patches are embedded: the strided
+        # convolution applied to each kept patch is a matrix product with its weights
+        p, (B, C, H, W), proj = self.cfg.patch_size, x.shape, self.patch_embed.proj
+        patches = x.reshape(B, C, H//p, p, W//p, p).permute(0, 2, 4, 1, 3, 5).reshape(B, -1, C*p*p)
+        pick = lambda t: torch.gather(t, 1, keep[..., None].expand(-1, -1, t.shape[-1]))
+        t = self.patch_embed.norm(F.linear(pick(patches), proj.weight.flatten(1), proj.bias))
+        return t + pick(self.pos_embed.expand(B, -1, -1)).to(x.dtype)
+
     def forward_tokens(self, x, keep=None):
         "Normalised tokens (B, 1 + n, D): class token, then the patches `keep` (B, n) (default: all, in grid order)."
         self.check_input(x)
         x = plain_tensor(x)
         attention_for_device(self, x.device)
-        t = self.patch_embed(x) + self.pos_embed.to(x.dtype)
-        if keep is not None: t = torch.gather(t, 1, keep[..., None].expand(-1, -1, t.shape[-1]))
+        t = self.embed_patches(x, keep)
         t = torch.cat([self.cls_token.expand(len(t), -1, -1).to(t.dtype), t], 1)
         grid = self.grid if keep is None else None
         for blk in self.blocks: t = blk(t, grid) if isinstance(blk, PCMBlock) else blk(t)

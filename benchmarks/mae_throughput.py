@@ -3,7 +3,8 @@
 For `astromae_plain` and `astromae_pcm`, and HF `ViTMAEForPreTraining` configured identically to the plain
 preset (32x32x5, patch 8, width 192, depth 12, 3 heads, MLP 768, decoder 192 wide, 4 deep, 3 heads,
 mask 0.75), in one process:
-- images/s of a training step (forward, backward, AdamW) at batch 256, in fp32 and in CPU bf16 autocast.
+- images/s of a training step (forward, backward, AdamW) at batch 256, in fp32 and in CPU bf16 autocast. Every
+  model, and the bare loop below, uses torch's fused AdamW, the default optimiser of HF's `Trainer`.
   The models take one step each in turn, `--rounds` times, and each model's median step time counts, so a
   machine whose speed drifts (these are shared virtual cores) slows every model alike. HF runs with both of
   its attention implementations ('sdpa' and 'eager'); the faster one is the reference for the ratios;
@@ -41,8 +42,13 @@ def hf_mae(cfg, attention='sdpa'):
         mask_ratio=cfg.mask_ratio, norm_pix_loss=cfg.norm_pix_loss, qkv_bias=True, attn_implementation=attention))
 
 
+def adamw(model):
+    "AdamW with AstroMAE's betas and weight decay, torch's fused implementation (HF Trainer's default optimiser)."
+    return torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05, fused=True)
+
+
 def step_fn(model, x, bf16, hf=False):
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05)
+    opt = adamw(model)
     def step():
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
             loss = model(pixel_values=x).loss if hf else model(x)[0]
@@ -93,7 +99,7 @@ def fastai_vs_bare(batches, rounds=3):
         dls = pretrain_dls(data, astromae_split(len(data), seed=0), bs=256, augs=astromae_augmentations(), valid_augs=[CenterCrop(32)])
         cfg = mae_preset('astromae_plain')
         learn = mae_learner(dls, cfg)
-        model = MAE(cfg); opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        model = MAE(cfg); opt = adamw(model)
         def fastai_epoch(): learn.fit(1, 1e-4)
         def bare_epoch():
             model.train()
