@@ -16,8 +16,8 @@ from timm.layers import PatchEmbed, build_sincos2d_pos_embed
 from timm.models.vision_transformer import Block
 
 # %% auto #0
-__all__ = ['PCM', 'PCMBlock', 'set_fused_attention', 'plain_tensor', 'attention_for_device', 'ViTConfig', 'ViTEncoder',
-           'inflate_pcm']
+__all__ = ['PCM', 'pointwise', 'PCMBlock', 'set_fused_attention', 'plain_tensor', 'attention_for_device', 'ViTConfig',
+           'ViTEncoder', 'inflate_pcm']
 
 # %% ../nbs/03_vit.ipynb #e2542434
 class PCM(nn.Module):
@@ -30,6 +30,21 @@ class PCM(nn.Module):
                                                          conv(hidden, dim), nn.BatchNorm2d(dim), nn.SiLU(), conv(dim, dim))
     def forward(self, grid): return self.layers(grid)
 
+    def forward_tokens(self, t):
+        "The PCM of 1x1 kernels on a set of tokens (M, dim), each token a pixel of its own."
+        if self.kernel != 1: raise ValueError("a PCM with spatial kernels needs the token grid; use pcm_kernel=1 on masked tokens")
+        for layer in self.layers: t = pointwise(layer, t)
+        return t
+
+def pointwise(layer:nn.Module, t):
+    "A PCM layer on tokens (M, C) as M pixels: a grouped 1x1 convolution as a matrix product per group, a batch norm over the tokens."
+    if isinstance(layer, nn.Conv2d):
+        g, (o, i) = layer.groups, layer.weight.shape[:2]
+        w = layer.weight.reshape(g, o//g, i)
+        return torch.einsum('mgi,goi->mgo', t.reshape(len(t), g, i), w).reshape(len(t), o) + layer.bias
+    if isinstance(layer, nn.BatchNorm2d): return layer(t[..., None, None])[..., 0, 0]
+    return layer(t)
+
 class PCMBlock(Block):
     "AstroMAE's pcm-transformer layer: timm's pre-norm `Block` plus a PCM added to the attention branch."
     def __init__(self, dim:int, num_heads:int, mlp_ratio:float=4., pcm_kernel:int=3, **kw):
@@ -39,12 +54,9 @@ class PCMBlock(Block):
     def forward(self, x, grid_shape=None):
         "x: (B, 1 + N, D) with a class token; `grid_shape` (h, w) of the patch tokens, or None for a set of tokens (1x1 kernels only)."
         B, T, D = x.shape
-        pt = x[:, 1:].transpose(1, 2)                                    # (B, D, N)
-        if grid_shape is None:
-            if self.pcm.kernel != 1: raise ValueError("a PCM with spatial kernels needs the token grid; use pcm_kernel=1 on masked tokens")
-            conv = self.pcm(pt[..., None])[..., 0]
-        else: conv = self.pcm(pt.reshape(B, D, *grid_shape)).flatten(2)
-        local = torch.cat([torch.zeros_like(x[:, :1]), conv.transpose(1, 2)], 1)   # no convolution for the class token
+        if grid_shape is None: conv = self.pcm.forward_tokens(x[:, 1:].reshape(-1, D)).reshape(B, T - 1, D)
+        else: conv = self.pcm(x[:, 1:].transpose(1, 2).reshape(B, D, *grid_shape)).flatten(2).transpose(1, 2)
+        local = torch.cat([torch.zeros_like(x[:, :1]), conv], 1)   # no convolution for the class token
         x = x + self.drop_path1(self.ls1(self.attn(self.norm1(x)))) + local
         return x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
 
