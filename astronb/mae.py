@@ -13,12 +13,11 @@ from torch import nn
 from timm.layers import build_sincos2d_pos_embed
 from timm.models.vision_transformer import Block
 
-from .vit import ViTConfig, ViTEncoder, inflate_pcm, attention_for_device, plain_tensor
+from .vit import ViTConfig, ViTEncoder, inflate_pcm, attention_for_device, plain_tensor, patchify, unpatchify
 
 # %% auto #0
-__all__ = ['MAE_PRESETS', 'MAEConfig', 'mae_preset', 'random_masking', 'patchify', 'unpatchify', 'MAE', 'mae_loss',
-           'extract_encoder', 'mae_learner', 'mae_schedule', 'fit_mae', 'reconstruction_baselines', 'reconstruct',
-           'plot_reconstructions']
+__all__ = ['MAE_PRESETS', 'MAEConfig', 'mae_preset', 'random_masking', 'MAE', 'mae_loss', 'extract_encoder', 'mae_learner',
+           'mae_schedule', 'fit_mae', 'reconstruction_baselines', 'reconstruct', 'plot_reconstructions']
 
 # %% ../nbs/04_mae.ipynb #4ab15f06
 @dataclass
@@ -93,17 +92,6 @@ def random_masking(batch:int, n:int, mask_ratio:float, device=None, generator=No
     keep, hidden = order[:, :n_keep], order[:, n_keep:].sort(1).values
     mask = torch.ones(batch, n, dtype=torch.bool, device=device).scatter(1, keep, False)
     return keep, hidden, mask
-
-def patchify(x, p:int):
-    "Images (B, C, H, W) -> patches (B, N, p*p*C), in the encoder's row-major patch order."
-    B, C, H, W = x.shape
-    return x.reshape(B, C, H//p, p, W//p, p).permute(0, 2, 4, 3, 5, 1).reshape(B, (H//p)*(W//p), p*p*C)
-
-def unpatchify(patches, p:int, chans:int):
-    "Patches (B, N, p*p*C) -> images (B, C, H, W) for a square grid."
-    B, N, _ = patches.shape
-    g = int(N**0.5)
-    return patches.reshape(B, g, g, p, p, chans).permute(0, 5, 1, 3, 2, 4).reshape(B, chans, g*p, g*p)
 
 # %% ../nbs/04_mae.ipynb #2f0c93f1
 class MAE(nn.Module):

@@ -16,8 +16,8 @@ from timm.layers import PatchEmbed, build_sincos2d_pos_embed
 from timm.models.vision_transformer import Block
 
 # %% auto #0
-__all__ = ['PCM', 'pointwise', 'PCMBlock', 'set_fused_attention', 'plain_tensor', 'attention_for_device', 'ViTConfig',
-           'ViTEncoder', 'inflate_pcm']
+__all__ = ['PCM', 'pointwise', 'PCMBlock', 'set_fused_attention', 'plain_tensor', 'attention_for_device', 'patchify',
+           'unpatchify', 'ViTConfig', 'ViTEncoder', 'inflate_pcm']
 
 # %% ../nbs/03_vit.ipynb #e2542434
 class PCM(nn.Module):
@@ -77,6 +77,18 @@ def attention_for_device(model:nn.Module, device:torch.device):
         model._attention_device = device.type
 
 # %% ../nbs/03_vit.ipynb #b1d3bf21
+def patchify(x, p:int):
+    "Images (B, C, H, W) -> patches (B, N, p*p*C), in the encoder's row-major patch order."
+    B, C, H, W = x.shape
+    return x.reshape(B, C, H//p, p, W//p, p).permute(0, 2, 4, 3, 5, 1).reshape(B, (H//p)*(W//p), p*p*C)
+
+def unpatchify(patches, p:int, chans:int):
+    "Patches (B, N, p*p*C) -> images (B, C, H, W) for a square grid."
+    B, N, _ = patches.shape
+    g = int(N**0.5)
+    return patches.reshape(B, g, g, p, p, chans).permute(0, 5, 1, 3, 2, 4).reshape(B, chans, g*p, g*p)
+
+# %% ../nbs/03_vit.ipynb #2a8d5ef3
 @dataclass
 class ViTConfig:
     "A ViT encoder: image size and bands, patch size, width, depth, heads, and its transformer layer."
@@ -126,11 +138,11 @@ class ViTEncoder(nn.Module):
         if keep is None: return self.patch_embed(x) + self.pos_embed.to(x.dtype)
         # a patch token depends on that patch's pixels alone, so only the kept patches are embedded: the strided
         # convolution applied to each kept patch is a matrix product with its weights
-        p, (B, C, H, W), proj = self.cfg.patch_size, x.shape, self.patch_embed.proj
-        patches = x.reshape(B, C, H//p, p, W//p, p).permute(0, 2, 4, 1, 3, 5).reshape(B, -1, C*p*p)
+        proj = self.patch_embed.proj
+        w = proj.weight.permute(0, 2, 3, 1).flatten(1)   # (D, C, p, p) -> (D, p*p*C), in patchify's order
         pick = lambda t: torch.gather(t, 1, keep[..., None].expand(-1, -1, t.shape[-1]))
-        t = self.patch_embed.norm(F.linear(pick(patches), proj.weight.flatten(1), proj.bias))
-        return t + pick(self.pos_embed.expand(B, -1, -1)).to(x.dtype)
+        t = self.patch_embed.norm(F.linear(pick(patchify(x, self.cfg.patch_size)), w, proj.bias))
+        return t + pick(self.pos_embed.expand(len(x), -1, -1)).to(x.dtype)
 
     def forward_tokens(self, x, keep=None):
         "Normalised tokens (B, 1 + n, D): class token, then the patches `keep` (B, n) (default: all, in grid order)."
