@@ -10,7 +10,7 @@ import math
 import torch, torch.nn.functional as F
 from fastai.data.all import ItemTransform
 
-from .survey import SF11_R, EFFECTIVE_WAVELENGTH
+from .bands import SDSS_BANDS, SDSS_PIXEL_SCALE, SF11_R, EFFECTIVE_WAVELENGTH
 
 # %% auto #0
 __all__ = ['Augmentation', 'Rotate', 'Flip', 'CenterCrop', 'JitterCrop', 'GaussianNoise', 'MADNoise', 'band_mad',
@@ -102,21 +102,21 @@ def extinction_coefficients(bands:str, device=None):
     if unknown: raise ValueError(f"no extinction coefficient for band(s) {unknown}; known: {''.join(SF11_R)}")
     return torch.tensor([SF11_R[b] for b in bands], device=device)
 
-def deredden(x:torch.Tensor, ebv:torch.Tensor, bands:str='ugriz'):
+def deredden(x:torch.Tensor, ebv:torch.Tensor, bands:str=SDSS_BANDS):
     "Correct images (B, C, H, W) for galactic extinction E(B-V) (B,): flux × 10^(0.4 R_b E)."
     R = extinction_coefficients(bands, x.device).to(x.dtype)
     return x * 10**(0.4*R[None, :, None, None]*ebv.to(x)[:, None, None, None])
 
 class Redden(Augmentation):
     "Dim each image by galactic extinction with E(B-V) ~ U(0, `max_ebv`) (Hayat et al.)."
-    def __init__(self, bands:str='ugriz', max_ebv:float=0.5): self.bands, self.max_ebv = bands, max_ebv
+    def __init__(self, bands:str=SDSS_BANDS, max_ebv:float=0.5): self.bands, self.max_ebv = bands, max_ebv
     def __call__(self, x, generator=None):
         return deredden(x, -_uniform(len(x), 0, self.max_ebv, x, generator), self.bands)
 
 # %% ../nbs/02_augment.ipynb #716304a3
 class PSFBlur(Augmentation):
     "Gaussian blur with σ_r ~ |N(0, `sigma_r`)| arcsec per image, σ_b = σ_r (λ_b/λ_r)^`slope` per band."
-    def __init__(self, bands:str='ugriz', pixel_scale:float=0.396, sigma_r:float=0.13, slope:float=-0.3):
+    def __init__(self, bands:str=SDSS_BANDS, pixel_scale:float=SDSS_PIXEL_SCALE, sigma_r:float=0.13, slope:float=-0.3):
         self.bands, self.pixel_scale, self.sigma_r, self.slope = bands, pixel_scale, sigma_r, slope
     def __call__(self, x, generator=None):
         B, C, H, W = x.shape
@@ -164,7 +164,7 @@ class AugmentBatch(ItemTransform):
         views = tuple(self.augment(x) for _ in range(self.views))
         return views + rest
 
-def hayat_augmentations(mad, bands:str='ugriz', crop:int=64, max_shift:int=7, psf:bool=False):
+def hayat_augmentations(mad, bands:str=SDSS_BANDS, crop:int=64, max_shift:int=7, psf:bool=False):
     "Hayat et al. (2021): reddening, (PSF), any rotation, jitter-crop, MAD noise (their best set omits the PSF)."
     return [Redden(bands)] + ([PSFBlur(bands)] if psf else []) + [Rotate(180.), JitterCrop(crop, max_shift), MADNoise(mad)]
 

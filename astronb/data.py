@@ -13,11 +13,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .bands import SDSS_BANDS, SDSS_PIXEL_SCALE, MAG_LIMIT, usable_magnitudes
+
 # %% auto #0
-__all__ = ['SURVEY_CATALOGUE', 'GALAXY10_CLASSES', 'MAG_SENTINELS', 'H5Source', 'npz_memmap', 'GalaxyData', 'read_survey',
-           'CubeKeys', 'read_cube', 'read_galaxy10', 'clean_catalogue', 'read_fits_image', 'multiband_cutout',
-           'read_sdss_spectrum', 'random_split', 'astromae_split', 'label_subset', 'band_stats', 'GalaxyItems',
-           'make_dls', 'pretrain_dls', 'redshift_dls', 'classification_dls', 'image_spectrum_dls']
+__all__ = ['SURVEY_CATALOGUE', 'GALAXY10_CLASSES', 'H5Source', 'npz_memmap', 'GalaxyData', 'read_survey', 'CubeKeys', 'read_cube',
+           'read_galaxy10', 'clean_catalogue', 'read_fits_image', 'multiband_cutout', 'read_sdss_spectrum',
+           'random_split', 'astromae_split', 'label_subset', 'band_stats', 'GalaxyItems', 'make_dls', 'LoaderSpec',
+           'pretrain_dls', 'redshift_dls', 'classification_dls', 'image_spectrum_dls', 'read_catalogue',
+           'catalogue_dls']
 
 # %% ../nbs/01_data.ipynb #7e9305ef
 class H5Source:
@@ -175,7 +178,7 @@ class CubeKeys:
     ra: str = None
     dec: str = None
 
-def read_cube(path, keys:CubeKeys=CubeKeys(), bands:str='ugriz', pixel_scale:float=0.396,
+def read_cube(path, keys:CubeKeys=CubeKeys(), bands:str=SDSS_BANDS, pixel_scale:float=SDSS_PIXEL_SCALE,
               layout:str='NHWC', nan_policy:str='error') -> GalaxyData:
     "Open an SDSS image cube (HDF5 or uncompressed NPZ) with the explicit key mapping `keys`."
     path = Path(path)
@@ -211,8 +214,6 @@ def read_galaxy10(path, nan_policy:str='error') -> GalaxyData:
                       label_names=list(GALAXY10_CLASSES))
 
 # %% ../nbs/01_data.ipynb #061e98a3
-MAG_SENTINELS = (-9999., 99.)
-
 def clean_catalogue(data:GalaxyData, columns=('dered_mag', 'mag', 'z'), strict:bool=False) -> GalaxyData:
     "Drop rows with sentinel or non-finite magnitudes and negative or non-finite redshifts (or raise if `strict`)."
     for col in columns:
@@ -221,8 +222,8 @@ def clean_catalogue(data:GalaxyData, columns=('dered_mag', 'mag', 'z'), strict:b
         if col == 'z': bad, why = ~np.isfinite(v) | (v < 0), 'negative or non-finite redshift'
         else:
             v2 = v.reshape(len(v), -1)
-            bad = (~np.isfinite(v2) | (np.abs(v2) > 90)).any(1)     # catches both sentinels, and no real magnitude
-            why = f'sentinel magnitude ({", ".join(str(s) for s in MAG_SENTINELS)}) or non-finite'
+            bad = ~usable_magnitudes(v2).all(1)
+            why = f'sentinel magnitude (|m| > {MAG_LIMIT:g}, e.g. -9999 or 99) or non-finite'
         if bad.any() and strict:
             raise ValueError(f"{data.source}: column '{col}' has {int(bad.sum())} row(s) with {why}, e.g. row {int(data.rows[np.argmax(bad)])}")
         data = data.filter(~bad, f"'{col}': {why}")
@@ -357,38 +358,100 @@ def _batch_tfms(augs=(), valid_augs=(), views:int=1, seed:int=0):
     tfms = [AugmentBatch(augs, views=views, seed=seed)] if augs or views > 1 else []
     return tfms + ([AugmentBatch(valid_augs, split_idx=1)] if valid_augs else [])
 
-def _task_dls(data:GalaxyData, split:dict, train:str, valid:str, item_kw:dict, n_inp:int, bs:int, augs, valid_augs,
-              views:int, deredden:bool, seed:int, **kw):
-    "DataLoaders of `GalaxyItems(**item_kw)` over the `train` and `valid` items of `split`, normalised with the training images (or `stats`)."
-    for k in (train, valid):
+@dataclass
+class LoaderSpec:
+    "How any task's loaders are built: the split's train and valid names, batch, augmentations (or views), dereddening, seed, normalisation, device, workers."
+    train: str = 'train'
+    valid: str = 'valid'
+    bs: int = 64
+    augs: tuple = ()
+    valid_augs: tuple = ()
+    views: int = 1
+    deredden: bool = False
+    seed: int = 0
+    stats: dict = None           # per-band normalisation; default: the training split's `band_stats`
+    device: object = None
+    num_workers: int = 0
+
+def _task_dls(data:GalaxyData, split:dict, *, items:dict, n_inp:int, spec:LoaderSpec):
+    "DataLoaders of `GalaxyItems(**items)` over the `spec.train` and `spec.valid` items of `split`, normalised with the training images (or `spec.stats`)."
+    for k in (spec.train, spec.valid):
         if k not in split: raise KeyError(f"split has no '{k}' (has: {', '.join(split)})")
-    tr, va = data.subset(split[train]), data.subset(split[valid])
-    return make_dls(GalaxyItems(tr, deredden=deredden, **item_kw), GalaxyItems(va, deredden=deredden, **item_kw), bs,
-                    _batch_tfms(augs, valid_augs, views, seed), n_inp=n_inp,
-                    stats=kw.pop('stats', None) or band_stats(tr, seed=seed, deredden=deredden), seed=seed, **kw)
+    tr, va = data.subset(split[spec.train]), data.subset(split[spec.valid])
+    stats = spec.stats or band_stats(tr, seed=spec.seed, deredden=spec.deredden)
+    flat = [b for b, s in zip(stats['bands'], stats['std']) if not s > 0]
+    if flat: raise ValueError(f"{data.source}: the training images are constant in band(s) {flat}: they cannot be normalised "
+                              "(photo-z from magnitudes alone: astronb.data.catalogue_dls)")
+    return make_dls(GalaxyItems(tr, deredden=spec.deredden, **items), GalaxyItems(va, deredden=spec.deredden, **items), spec.bs,
+                    _batch_tfms(spec.augs, spec.valid_augs, spec.views, spec.seed), n_inp=n_inp, stats=stats, seed=spec.seed,
+                    device=spec.device, num_workers=spec.num_workers)
 
-def pretrain_dls(data:GalaxyData, split:dict, bs:int=64, augs=(), valid_augs=(), views:int=1, train:str='pretrain',
-                 valid:str='pretrain_valid', deredden:bool=False, seed:int=0, **kw):
-    "Images (or two augmented views, `views=2`, for contrastive learning) with their file row, a galaxy id that fastai takes as the target."
-    return _task_dls(data, split, train, valid, dict(with_row=True), views, bs, augs, valid_augs, views, deredden, seed, **kw)
+def pretrain_dls(data:GalaxyData, split:dict, **spec):
+    "Images (or two augmented views, `views=2`, for contrastive learning) with their file row, a galaxy id that fastai takes as the target; `spec`: `LoaderSpec` fields (split names default to 'pretrain' and 'pretrain_valid')."
+    spec = LoaderSpec(**{'train': 'pretrain', 'valid': 'pretrain_valid', **spec})
+    return _task_dls(data, split, items=dict(with_row=True), n_inp=spec.views, spec=spec)
 
-def redshift_dls(data:GalaxyData, split:dict, bs:int=64, augs=(), valid_augs=(), magnitudes:str='dered_mag', train:str='train',
-                 valid:str='valid', deredden:bool=False, seed:int=0, **kw):
-    "Images and magnitudes (`magnitudes=None`: images only) as inputs, spectroscopic redshift as target."
+def redshift_dls(data:GalaxyData, split:dict, *, magnitudes:str='dered_mag', **spec):
+    "Images and magnitudes (`magnitudes=None`: images only) as inputs, spectroscopic redshift as target; `spec`: `LoaderSpec` fields."
     cols = ((magnitudes,) if magnitudes else ()) + ('z',)
-    return _task_dls(data, split, train, valid, dict(columns=cols), len(cols), bs, augs, valid_augs, 1, deredden, seed, **kw)
+    return _task_dls(data, split, items=dict(columns=cols), n_inp=len(cols), spec=LoaderSpec(**spec))
 
-def classification_dls(data:GalaxyData, split:dict, bs:int=64, augs=(), valid_augs=(), train:str='train', valid:str='valid',
-                       deredden:bool=False, seed:int=0, **kw):
-    "Images as input, the integer `label` column as target."
-    dls = _task_dls(data, split, train, valid, dict(columns=('label',), dtypes={'label': torch.long}), 1, bs, augs, valid_augs,
-                    1, deredden, seed, **kw)
+def classification_dls(data:GalaxyData, split:dict, **spec):
+    "Images as input, the integer `label` column as target; `spec`: `LoaderSpec` fields."
+    dls = _task_dls(data, split, items=dict(columns=('label',), dtypes={'label': torch.long}), n_inp=1, spec=LoaderSpec(**spec))
     dls.vocab = data.label_names
     return dls
 
-def image_spectrum_dls(data:GalaxyData, split:dict, bs:int=64, augs=(), valid_augs=(), train:str='train', valid:str='valid',
-                       deredden:bool=False, seed:int=0, **kw):
-    "Pairs of image and spectrum (AstroCLIP); `dls.wavelength` holds the spectra's grid."
-    dls = _task_dls(data, split, train, valid, dict(spectra=True), 2, bs, augs, valid_augs, 1, deredden, seed, **kw)
+def image_spectrum_dls(data:GalaxyData, split:dict, **spec):
+    "Pairs of image and spectrum (AstroCLIP); `dls.wavelength` holds the spectra's grid; `spec`: `LoaderSpec` fields."
+    dls = _task_dls(data, split, items=dict(spectra=True), n_inp=2, spec=LoaderSpec(**spec))
     dls.wavelength = data.wavelength
     return dls
+
+# %% ../nbs/01_data.ipynb #72971ecb
+def _table_columns(path:Path, names:list) -> dict:
+    "The columns `names` of the table in `path` (FITS, HDF5 or Parquet), as float arrays; errors name the file and the column."
+    import h5py
+    if path.suffix.lower() in ('.h5', '.hdf5'):
+        with h5py.File(path, 'r') as f:
+            if all(n in f and isinstance(f[n], h5py.Dataset) and f[n].dtype.names is None for n in names):   # one dataset per column
+                return {n: np.asarray(f[n][:], dtype=np.float64) for n in names}
+    from astropy.table import Table
+    try: t = Table.read(path)
+    except Exception as e: raise ValueError(f"{path}: not a readable FITS, HDF5 or Parquet table ({e})") from None
+    missing = [n for n in names if n not in t.colnames]
+    if missing: raise KeyError(f"{path}: no column(s) {missing} (has: {', '.join(t.colnames)})")
+    return {n: np.asarray(t[n], dtype=np.float64) for n in names}
+
+def read_catalogue(path, mag_cols, z_col:str='z', err_cols=None) -> dict:
+    "Magnitudes 'mag' (N, bands), redshifts 'z' (N,) and errors 'mag_err' (if `err_cols`) of a catalogue file; unusable rows left out with a warning."
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f"{path}: no such catalogue file")
+    mag_cols, err_cols = list(mag_cols), list(err_cols or [])
+    cols = _table_columns(path, mag_cols + err_cols + [z_col])
+    stack = lambda names: np.concatenate([cols[n].reshape(len(cols[n]), -1) for n in names], 1)
+    out = dict(mag=stack(mag_cols), z=cols[z_col].reshape(-1))
+    if err_cols:
+        out['mag_err'] = stack(err_cols)
+        if out['mag_err'].shape != out['mag'].shape:
+            raise ValueError(f"{path}: error columns {err_cols} give shape {out['mag_err'].shape}, magnitudes {out['mag'].shape}")
+    ok = usable_magnitudes(out['mag']).all(1) & np.isfinite(out['z']) & (out['z'] >= 0)
+    if err_cols: ok &= (usable_magnitudes(out['mag_err']) & (out['mag_err'] >= 0)).all(1)
+    if not ok.all():
+        warnings.warn(f"{path}: {int((~ok).sum())} of {len(ok)} rows left out: missing or sentinel magnitudes "
+                      f"(|m| > {MAG_LIMIT:g}), negative errors, or a missing or negative redshift")
+        out = {k: v[ok] for k, v in out.items()}
+    if not len(out['z']): raise ValueError(f"{path}: no row with usable magnitudes and redshift")
+    out.update(source=str(path), rows=np.nonzero(ok)[0])
+    return out
+
+def catalogue_dls(cat:dict, split:dict, *, train:str='train', valid:str='valid', bs:int=64, seed:int=0, device=None, errors:bool=None):
+    "fastai DataLoaders of a `read_catalogue` result: magnitudes (then their errors, if `errors`, default: when the catalogue has them) as input, redshift as target."
+    errors = 'mag_err' in cat if errors is None else errors
+    if errors and 'mag_err' not in cat: raise ValueError(f"{cat['source']}: no magnitude errors in this catalogue (give its error columns)")
+    x = torch.as_tensor(np.concatenate([cat['mag']] + ([cat['mag_err']] if errors else []), 1), dtype=torch.float32)
+    z = torch.as_tensor(cat['z'], dtype=torch.float32)
+    for k in (train, valid):
+        if k not in split: raise KeyError(f"split has no '{k}' (has: {', '.join(split)})")
+    ds = lambda k: torch.utils.data.TensorDataset(x[split[k]], z[split[k]])
+    return make_dls(ds(train), ds(valid), bs, seed=seed, device=device)

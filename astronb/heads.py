@@ -11,11 +11,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .bands import MAG_LIMIT, usable_magnitudes
 from .vit import ViTConfig, ViTEncoder, plain_tensor
 
 # %% auto #0
-__all__ = ['TABLE_IV', 'InceptionModule', 'InceptionModel', 'MagnitudeBlock', 'MLPHead', 'RedshiftBins', 'RedshiftNet',
-           'redshift_net']
+__all__ = ['TABLE_IV', 'ARCHITECTURES', 'FINETUNE_PCM_KERNEL', 'InceptionModule', 'InceptionModel', 'MagnitudeBlock', 'MLPHead',
+           'RedshiftBins', 'RedshiftNet', 'redshift_net']
 
 # %% ../nbs/07_heads.ipynb #494ce604
 def _conv(i:int, o:int, k:int): return nn.Sequential(nn.Conv2d(i, o, k, padding=k//2), nn.ReLU(inplace=True))
@@ -49,28 +50,48 @@ class InceptionModel(nn.Module):
 
 # %% ../nbs/07_heads.ipynb #560fb167
 class MagnitudeBlock(nn.Module):
-    "AstroMAE's magnitude block: five linear layers with ReLU between them, on standardised magnitudes."
-    def __init__(self, n_mags:int=5, hidden:int=64, n_layers:int=5):
+    "AstroMAE's magnitude block: five linear layers with ReLU between them, on standardised magnitudes (and optionally colours and errors)."
+    def __init__(self, n_mags:int=5, hidden:int=64, n_layers:int=5, colours:bool=False, errors:bool=False):
         super().__init__()
-        dims = [n_mags] + [hidden]*n_layers
+        self.n_mags, self.colours, self.errors = n_mags, colours, errors
+        n_in = n_mags + (n_mags - 1 if colours else 0) + (n_mags if errors else 0)
+        dims = [n_in] + [hidden]*n_layers
         layers = []
         for i in range(n_layers): layers += [nn.Linear(dims[i], dims[i + 1])] + ([nn.ReLU(inplace=True)] if i < n_layers - 1 else [])
         self.mlp, self.num_features = nn.Sequential(*layers), hidden
-        self.register_buffer('mean', torch.full((n_mags,), 17.))
-        self.register_buffer('std', torch.ones(n_mags))
+        self.register_buffer('mean', torch.full((n_in,), 17.))
+        self.register_buffer('std', torch.ones(n_in))
+
+    @property
+    def n_inputs(self) -> int: return self.n_mags * (2 if self.errors else 1)
+
+    def check(self, mags, where:str='batch rows'):
+        "A clear error if `mags` (N, n_inputs: magnitudes, then their errors if `errors`) has the wrong width, missing or sentinel values."
+        if mags.ndim != 2 or mags.shape[1] != self.n_inputs:
+            raise ValueError(f"MagnitudeBlock expects (N, {self.n_inputs}) inputs ({self.n_mags} magnitudes{' then their errors' if self.errors else ''}), got {tuple(mags.shape)}")
+        bad = ~torch.from_numpy(usable_magnitudes(mags.detach().cpu().numpy()))
+        if self.errors: bad[:, self.n_mags:] |= mags[:, self.n_mags:].detach().cpu() < 0
+        if bad.any():
+            rows = bad.any(1).nonzero()[:5, 0].tolist()
+            raise ValueError(f"magnitudes missing or sentinel (beyond ±{MAG_LIMIT:g}, e.g. -9999 or 99{', or negative errors' if self.errors else ''}) "
+                             f"in {where} {rows}; clean the catalogue (astronb.data.clean_catalogue)")
+
+    def features(self, mags):
+        "The block's input features: magnitudes, then colours (adjacent differences) and errors if asked for."
+        m = mags[:, :self.n_mags]
+        return torch.cat([m] + ([m[:, :-1] - m[:, 1:]] if self.colours else []) + ([mags[:, self.n_mags:]] if self.errors else []), 1)
 
     def set_stats(self, mags):
-        "Standardise with the mean and standard deviation of training magnitudes `mags` (N, n_mags)."
+        "Standardise with the mean and standard deviation of the training split's `mags` (N, n_inputs); missing or sentinel values are an error."
         m = torch.as_tensor(np.asarray(mags), dtype=torch.float32)
-        self.mean.copy_(m.mean(0)); self.std.copy_(m.std(0).clamp_min(1e-3))
+        self.check(m, where='training rows')
+        f = self.features(m)
+        self.mean.copy_(f.mean(0)); self.std.copy_(f.std(0).clamp_min(1e-3))
         return self
 
     def forward(self, mags):
-        bad = ~torch.isfinite(mags) | (mags.abs() > 100)
-        if bad.any():
-            rows = bad.any(1).nonzero()[:5, 0].tolist()
-            raise ValueError(f"magnitudes missing or sentinel (e.g. -9999) in batch rows {rows}; clean the catalogue (astronb.data.clean_catalogue)")
-        return self.mlp((mags - self.mean) / self.std)
+        self.check(mags)
+        return self.mlp((self.features(mags) - self.mean) / self.std)
 
 class MLPHead(nn.Sequential):
     "Linear layers with ReLU between them: `in_features` -> `hidden` ... -> `n_out` (`n_layers` linear layers)."
@@ -103,15 +124,18 @@ class RedshiftBins:
 
 # %% ../nbs/07_heads.ipynb #ad7452da
 class RedshiftNet(nn.Module):
-    "Branches (ViT `encoder`, `inception`, `magnitude`) concatenated into an `MLPHead`; `freeze_encoder` freezes all but its last norm."
+    """Branches (ViT `encoder` with its own two-layer head, `inception`, `magnitude`) concatenated into an `MLPHead`;
+    `freeze_encoder` freezes the encoder but its last norm (its head trains). An encoder alone: its head is the redshift head."""
     def __init__(self, encoder:ViTEncoder=None, inception:InceptionModel=None, magnitude:MagnitudeBlock=None,
                  freeze_encoder:bool=False, head_layers:int=2, hidden:int=256, n_bins:int=None):
         super().__init__()
         if not (encoder or inception or magnitude): raise ValueError("RedshiftNet needs at least one branch")
         self.encoder, self.inception, self.magnitude = encoder, inception, magnitude
         self.freeze_encoder, self.bins = freeze_encoder and encoder is not None, RedshiftBins(n_bins) if n_bins else None
-        n_in = sum(b.num_features for b in (encoder, inception, magnitude) if b is not None)
-        self.head = MLPHead(n_in, n_bins or 1, hidden, head_layers)
+        n_out, alone = n_bins or 1, inception is None and magnitude is None
+        self.encoder_head = MLPHead(encoder.num_features, n_out if alone else hidden, hidden, 2) if encoder is not None else None
+        n_in = (hidden if encoder is not None else 0) + sum(b.num_features for b in (inception, magnitude) if b is not None)
+        self.head = None if encoder is not None and alone else MLPHead(n_in, n_out, hidden, head_layers)
         if self.freeze_encoder:
             for name, p in encoder.named_parameters(): p.requires_grad = name.startswith('norm.')
 
@@ -121,18 +145,22 @@ class RedshiftNet(nn.Module):
         return self
 
     @property
+    def needs_images(self) -> bool: return self.encoder is not None or self.inception is not None
+    @property
     def needs_magnitudes(self) -> bool: return self.magnitude is not None
 
-    def forward(self, x, mags=None):
-        "Redshifts (B,), or bin logits (B, n_bins) with `n_bins`."
-        x = plain_tensor(x)
+    def forward(self, *inputs):
+        "Redshifts (B,), or bin logits (B, n_bins) with `n_bins`, from images (B, C, H, W) if it has an image branch, then magnitudes if it has the magnitude block."
+        wanted = ['images']*self.needs_images + ['magnitudes']*self.needs_magnitudes
+        if len(inputs) != len(wanted):
+            raise ValueError(f"this architecture takes {' and '.join(wanted)} ({len(inputs)} input(s) given): "
+                             f"build its loaders {'with' if self.needs_magnitudes else 'without'} magnitudes")
+        inputs = dict(zip(wanted, (plain_tensor(t) for t in inputs)))
         feats = []
-        if self.encoder is not None: feats.append(self.encoder.forward_features(x))
-        if self.inception is not None: feats.append(self.inception(x))
-        if self.magnitude is not None:
-            if mags is None: raise ValueError("this architecture needs magnitudes: build its loaders with magnitudes")
-            feats.append(self.magnitude(plain_tensor(mags).float()))
-        out = self.head(torch.cat([f.float() for f in feats], 1))
+        if self.encoder is not None: feats.append(self.encoder_head(self.encoder.forward_features(inputs['images']).float()))
+        if self.inception is not None: feats.append(self.inception(inputs['images']))
+        if self.magnitude is not None: feats.append(self.magnitude(inputs['magnitudes'].float()))
+        out = feats[0] if self.head is None else self.head(torch.cat([f.float() for f in feats], 1))
         return out if self.bins else out[:, 0]
 
     def group_matcher(self, coarse:bool=False):
@@ -156,17 +184,22 @@ TABLE_IV = {
     'plain-AstroMAE': ('plain', True, True, True, 2),
     'pcm-AstroMAE': ('pcm', True, True, True, 2),
 }
+ARCHITECTURES = {**TABLE_IV, 'magnitude-only': (None, False, False, True, 2)}   # and photo-z from a catalogue alone
+FINETUNE_PCM_KERNEL = 3   # PCM kernels of every fine-tuned ViT, pretrained (inflated from 1x1) or from scratch
 
 def redshift_net(name:str, encoder:ViTEncoder=None, vit:ViTConfig=None, in_chans:int=5, n_mags:int=5,
-                 inception_width:int=32, n_bins:int=None) -> RedshiftNet:
-    "Table IV architecture `name`: pretrained ones take the extracted `encoder`; from-scratch ones build a ViT from `vit`."
-    if name not in TABLE_IV: raise KeyError(f"unknown architecture {name!r}; Table IV has: {', '.join(TABLE_IV)}")
-    layer, pretrained, inception, mags, head_layers = TABLE_IV[name]
+                 inception_width:int=32, n_bins:int=None, colours:bool=False, mag_errors:bool=False) -> RedshiftNet:
+    """Architecture `name` of `ARCHITECTURES`: pretrained ones take the extracted `encoder`; from-scratch ones build a
+    ViT from `vit` (PCM layers with the fine-tuning kernels); `colours` and `mag_errors` widen the magnitude block's input."""
+    if name not in ARCHITECTURES: raise KeyError(f"unknown architecture {name!r}; known: {', '.join(ARCHITECTURES)}")
+    layer, pretrained, inception, mags, head_layers = ARCHITECTURES[name]
     if layer is not None and pretrained:
         if encoder is None: raise ValueError(f"{name} fine-tunes a pretrained encoder: pass encoder= (astronb.mae.extract_encoder)")
         if encoder.cfg.layer != layer: raise ValueError(f"{name} needs a {layer} encoder, got a {encoder.cfg.layer} one")
     elif layer is not None:
-        encoder = ViTEncoder(ViTConfig(**{**(vit.__dict__ if vit else {}), 'layer': layer, 'in_chans': in_chans}))
+        encoder = ViTEncoder(ViTConfig(**{**(vit.__dict__ if vit else {}), 'layer': layer, 'in_chans': in_chans,
+                                          'pcm_kernel': FINETUNE_PCM_KERNEL}))
     else: encoder = None
     return RedshiftNet(encoder, InceptionModel(in_chans, inception_width) if inception else None,
-                       MagnitudeBlock(n_mags) if mags else None, freeze_encoder=pretrained, head_layers=head_layers, n_bins=n_bins)
+                       MagnitudeBlock(n_mags, colours=colours, errors=mag_errors) if mags else None,
+                       freeze_encoder=pretrained, head_layers=head_layers, n_bins=n_bins)

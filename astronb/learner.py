@@ -1,4 +1,4 @@
-"""fastai callbacks every model here trains with: mixed precision on any device, EMA, early stopping, a NaN guard, safe checkpoints with resume, and DDP on CPUs and GPUs.
+"""fastai callbacks every model here trains with: mixed precision on any device, compilation, EMA, early stopping, a NaN guard, and one log line per epoch.
 
 Docs: https://astronb.github.io/astronb/learner.html.md"""
 
@@ -6,8 +6,7 @@ Docs: https://astronb.github.io/astronb/learner.html.md"""
 
 # %% ../nbs/10_learner.ipynb #07eda27f
 from __future__ import annotations
-import hashlib, json, random, warnings
-from pathlib import Path
+import sys
 import numpy as np
 import torch
 import torch.distributed as dist
@@ -15,22 +14,11 @@ from fastcore.foundation import L
 from fastai.callback.core import Callback, CancelBatchException, CancelFitException
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.progress import ProgressCallback
-from fastai.callback.schedule import ParamScheduler
 from fastai.callback.tracker import TrackerCallback
-from fastai.distributed import DistributedDL, DistributedTrainer
-from fastai.learner import AvgSmoothLoss
-from fastai.torch_core import num_distrib, rank_distrib, to_detach, to_cpu, apply
-from safetensors.torch import save_file, load_file
 from timm.utils import ModelEmaV3
 
-from . import __version__
-from .survey import partial_file
-
 # %% auto #0
-__all__ = ['unwrap', 'Autocast', 'Compile', 'EMA', 'EarlyStopping', 'NaNGuard', 'rng_state', 'set_rng_state', 'callback_state',
-           'set_callback_state', 'save_checkpoint', 'latest_checkpoint', 'read_checkpoint', 'model_weights',
-           'load_weights', 'load_checkpoint', 'Checkpoint', 'BatchShardDL', 'GlobalSmoothLoss', 'Distributed',
-           'fit_run']
+__all__ = ['unwrap', 'Autocast', 'Compile', 'EMA', 'EarlyStopping', 'NaNGuard', 'quiet_progress', 'EpochLog', 'log_epochs']
 
 # %% ../nbs/10_learner.ipynb #9a2577d8
 def unwrap(model):
@@ -121,290 +109,24 @@ class NaNGuard(Callback):
         self.skipped += 1
         raise CancelBatchException()
 
-# %% ../nbs/10_learner.ipynb #f6e20aaa
-def _encode(obj, tensors:dict, key:str):
-    "A JSON-able tree of `obj`; tensors and arrays go into `tensors` under keys starting with `key`."
-    if isinstance(obj, torch.Tensor):
-        tensors[key] = obj.detach().cpu().contiguous()
-        return {'__tensor__': key}
-    if isinstance(obj, np.ndarray):
-        tensors[key] = torch.from_numpy(obj.astype(np.int64) if obj.dtype == np.uint32 else obj.copy())
-        return {'__ndarray__': key, 'dtype': str(obj.dtype)}
-    if isinstance(obj, np.generic): return obj.item()
-    if obj is None or isinstance(obj, (bool, int, float, str)): return obj
-    if isinstance(obj, tuple): return {'__tuple__': [_encode(v, tensors, f'{key}.{i}') for i, v in enumerate(obj)]}
-    if isinstance(obj, (list, L)): return [_encode(v, tensors, f'{key}.{i}') for i, v in enumerate(obj)]
-    if isinstance(obj, dict):
-        if all(isinstance(k, str) and not k.startswith('__') for k in obj):
-            return {k: _encode(v, tensors, f'{key}.{k}') for k, v in obj.items()}
-        return {'__items__': [[_encode(k, tensors, f'{key}.k{i}'), _encode(v, tensors, f'{key}.{i}')] for i, (k, v) in enumerate(obj.items())]}
-    raise TypeError(f"cannot store {type(obj).__name__} at '{key}' in a checkpoint (only tensors, arrays and JSON values)")
+# %% ../nbs/10_learner.ipynb #757bf315
+def quiet_progress() -> bool:
+    "Whether progress bars should give way to one line per epoch: standard output is not a terminal (a file or a pipe)."
+    return not sys.stdout.isatty()
 
-def _decode(obj, tensors:dict, device=None):
-    "The inverse of `_encode`; tensors moved to `device` if given."
-    if isinstance(obj, list): return [_decode(v, tensors, device) for v in obj]
-    if not isinstance(obj, dict): return obj
-    if '__tensor__' in obj: return tensors[obj['__tensor__']] if device is None else tensors[obj['__tensor__']].to(device)
-    if '__ndarray__' in obj: return tensors[obj['__ndarray__']].numpy().astype(obj['dtype'])
-    if '__tuple__' in obj: return tuple(_decode(v, tensors, device) for v in obj['__tuple__'])
-    if '__items__' in obj: return {_decode(k, tensors, device): _decode(v, tensors, device) for k, v in obj['__items__']}
-    return {k: _decode(v, tensors, device) for k, v in obj.items()}
-
-# %% ../nbs/10_learner.ipynb #37d0b54d
-def _loaders(learn):
-    "The data loaders of `learn`, unwrapped from distributed wrappers."
-    return [getattr(dl, 'dl', dl) for dl in learn.dls.loaders]
-
-def _stateful(o) -> bool:
-    "Whether `o`'s class defines `state_dict` (fastai callbacks would otherwise answer with the model's)."
-    return callable(getattr(type(o), 'state_dict', None))
-
-def _stateful_tfms(learn):
-    return [t for dl in _loaders(learn) for t in getattr(getattr(dl, 'after_batch', None), 'fs', []) if _stateful(t)]
-
-def rng_state(learn) -> dict:
-    "Every random state a training run draws from: torch (and CUDA), NumPy, Python, the loaders' shuffling, stateful transforms."
-    st = dict(torch=torch.get_rng_state(), numpy=np.random.get_state(), python=random.getstate(),
-              loaders=[dl.rng.getstate() for dl in _loaders(learn)], transforms=[t.state_dict() for t in _stateful_tfms(learn)])
-    if torch.cuda.is_available(): st['cuda'] = torch.cuda.get_rng_state_all()
-    return st
-
-def set_rng_state(learn, st:dict):
-    "Restore a `rng_state`."
-    torch.set_rng_state(st['torch']); np.random.set_state(st['numpy']); random.setstate(st['python'])
-    if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
-    for dl, s in zip(_loaders(learn), st['loaders']): dl.rng.setstate(s)
-    for t, s in zip(_stateful_tfms(learn), st['transforms']): t.load_state_dict(s)
-
-# %% ../nbs/10_learner.ipynb #43323c33
-def _callback_key(learn, cb):
-    same = [c for c in learn.cbs if type(c) is type(cb)]
-    return type(cb).__name__ + (f'.{same.index(cb)}' if len(same) > 1 else '')
-
-def _floats(row): return [float(v) if isinstance(v, (int, float, np.generic, torch.Tensor)) else v for v in row]
-
-def callback_state(learn) -> dict:
-    "The state of `learn`'s recorder and stateful callbacks."
-    rec = learn.recorder
-    st = dict(recorder=dict(values=[_floats(r) for r in rec.values], iters=list(rec.iters), losses=_floats(rec.losses),
-                            lrs=_floats(rec.lrs), smooth=dict(val=float(rec.smooth_loss.val), count=rec.smooth_loss.count)))
-    for cb in learn.cbs:
-        if isinstance(cb, TrackerCallback): st[_callback_key(learn, cb)] = dict(best=float(cb.best), wait=getattr(cb, 'wait', None))
-        elif _stateful(cb): st[_callback_key(learn, cb)] = cb.state_dict()
-    return st
-
-def set_callback_state(learn, st:dict):
-    "Restore a `callback_state` (the recorder's per-epoch rows are put back by `Checkpoint` as epochs are skipped)."
-    rec, r = learn.recorder, st['recorder']
-    rec.losses, rec.lrs = [torch.tensor(v) for v in r['losses']], list(r['lrs'])
-    rec.smooth_loss.val, rec.smooth_loss.count = torch.tensor(r['smooth']['val']), r['smooth']['count']
-    for cb in learn.cbs:
-        s = st.get(_callback_key(learn, cb))
-        if s is None: continue
-        if isinstance(cb, TrackerCallback):
-            cb.best = s['best']
-            if s['wait'] is not None: cb.wait = s['wait']
-        elif _stateful(cb): cb.load_state_dict(s)
-
-# %% ../nbs/10_learner.ipynb #f6b67d5e
-def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
-    return h.hexdigest()
-
-def save_checkpoint(run_dir, learn, epoch:int, config:dict=None, finished:bool=False, keep:int=2) -> Path:
-    "Write checkpoint `epoch` of `learn` into `run_dir` (weights, then JSON, each atomically); keep the newest `keep`. Returns the JSON path."
-    run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
-    model = unwrap(learn.model)
-    bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
-    if bad: raise FloatingPointError(f"not writing checkpoint {epoch} to {run_dir}: non-finite weights in {bad[:5]}")
-    tensors = {f'model.{k}': v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    state = _encode(dict(opt=learn.opt.state_dict(), rng=rng_state(learn), callbacks=callback_state(learn)), tensors, 'state')
-    stem = run_dir/f'epoch-{epoch:04d}'
-    with partial_file(stem.with_suffix('.safetensors')) as tmp: save_file(tensors, str(tmp))
-    weights = stem.with_suffix('.safetensors')
-    meta = dict(format='astronb-checkpoint', astronb=__version__, epoch=epoch, finished=finished, model=type(model).__name__,
-                config=config, stats=getattr(learn.dls, 'stats', None), weights=weights.name, sha256=_sha256(weights), state=state)
-    with partial_file(stem.with_suffix('.json')) as tmp: tmp.write_text(json.dumps(meta, indent=1))
-    for old in sorted(run_dir.glob('epoch-*.json'))[:-keep]:
-        old.unlink(); old.with_suffix('.safetensors').unlink(missing_ok=True)
-    return stem.with_suffix('.json')
-
-def latest_checkpoint(run_dir):
-    "The JSON path of the newest complete checkpoint in `run_dir` (weights present and matching their hash), or None."
-    for path in sorted(Path(run_dir).glob('epoch-*.json'), reverse=True):
-        try:
-            meta = json.loads(path.read_text())
-            if _sha256(path.with_name(meta['weights'])) == meta['sha256']: return path
-        except (OSError, ValueError, KeyError): pass
-        warnings.warn(f"{path}: incomplete or damaged checkpoint, skipped")
-    return None
-
-def read_checkpoint(path):
-    "(metadata, tensors) of the checkpoint whose JSON is `path`, checked against its hash; clear errors naming the file."
-    path = Path(path)
-    try: meta = json.loads(path.read_text())
-    except (OSError, ValueError) as e: raise ValueError(f"{path}: not a readable checkpoint ({e})") from None
-    if meta.get('format') != 'astronb-checkpoint': raise ValueError(f"{path}: not an astronb checkpoint (format {meta.get('format')!r})")
-    weights = path.with_name(meta['weights'])
-    if not weights.exists(): raise FileNotFoundError(f"{path}: its weights file {weights} is missing")
-    if _sha256(weights) != meta['sha256']: raise ValueError(f"{weights}: damaged (SHA-256 differs from {path.name})")
-    return meta, load_file(str(weights))
-
-def model_weights(tensors:dict) -> dict:
-    "The model's state dict from a checkpoint's tensors."
-    return {k[len('model.'):]: v for k, v in tensors.items() if k.startswith('model.')}
-
-def _fit_weights(model, tensors:dict, meta:dict, path):
-    "Load a checkpoint's model weights into `model`, with a clear error if they do not fit its architecture."
-    m = unwrap(model)
-    sd, own = model_weights(tensors), m.state_dict()
-    missing, unexpected = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
-    shapes = [k for k in set(sd) & set(own) if sd[k].shape != own[k].shape]
-    if missing or unexpected or shapes:
-        raise ValueError(f"{path}: weights of a {meta.get('model')} that do not fit this {type(m).__name__} "
-                         f"(missing {missing[:5]}, unexpected {unexpected[:5]}, other shapes {shapes[:5]})")
-    m.load_state_dict(sd)
-
-def load_weights(model, path) -> dict:
-    "Load a checkpoint's model weights into `model`; a clear error if they do not fit its architecture. Returns the metadata."
-    meta, tensors = read_checkpoint(path)
-    _fit_weights(model, tensors, meta, path)
-    return meta
-
-def _json_config(config): return json.loads(json.dumps(config)) if config is not None else None
-
-def load_checkpoint(learn, path, config:dict=None) -> dict:
-    "Restore model, optimiser and RNG states of `learn` from checkpoint `path`; `config` must match the checkpoint's. Returns the metadata, state decoded."
-    meta, tensors = read_checkpoint(path)
-    _fit_weights(learn.model, tensors, meta, path)
-    if config is not None and meta.get('config') != _json_config(config):
-        old, new = meta.get('config') or {}, _json_config(config)
-        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-        raise ValueError(f"{path}: written with a different config (differs in {diff}); resume with the same settings or start a new run")
-    device = next(unwrap(learn.model).parameters()).device
-    state = dict(opt=_decode(meta['state']['opt'], tensors, device), rng=_decode(meta['state']['rng'], tensors),
-                 callbacks=_decode(meta['state']['callbacks'], tensors, device))
-    if learn.opt is None: learn.create_opt()
-    learn.opt.load_state_dict(state['opt'])
-    set_rng_state(learn, state['rng'])
-    meta['state'] = state
-    return meta
-
-# %% ../nbs/10_learner.ipynb #fe1bb4c4
-class Checkpoint(Callback):
-    "Write a checkpoint into `run_dir` after every trained epoch (rank 0); restore callback state and history when resuming from `resumed`."
-    order = 65   # after the recorder (50) and the trackers (60)
-    def __init__(self, run_dir, config:dict=None, keep:int=2, resumed:dict=None):
-        self.run_dir, self.config, self.keep, self.resumed = Path(run_dir), config, keep, resumed
+class EpochLog(Callback):
+    "One printed line per epoch, the metric names first (use `log_epochs` to put it in place of the progress bars)."
+    order = 55   # after the recorder (50) has named the metrics
+    def __init__(self, print_fn=print): self.print_fn = print_fn
 
     def before_fit(self):
-        self.validated = False
-        if self.resumed: set_callback_state(self.learn, self.resumed['state']['callbacks'])
+        self.old_logger, self.learn.logger = self.learn.logger, self._line
+        self.print_fn('  '.join(str(n) for n in self.recorder.metric_names))
 
-    def before_epoch(self): self.validated = False
-    def after_validate(self): self.validated = not self.training
+    def _line(self, log): self.print_fn('  '.join(f'{v:.6f}' if isinstance(v, float) else str(v) for v in log))
+    def after_fit(self): self.learn.logger = self.old_logger
 
-    def after_epoch(self):
-        if self.validated: self._save(finished=self.epoch == self.n_epoch - 1)
-        elif self.resumed and self.epoch <= self.resumed['epoch']:   # skipped: put the recorded row back
-            r = self.resumed['state']['callbacks']['recorder']
-            self.recorder.values[-1], self.recorder.iters[-1] = r['values'][self.epoch], r['iters'][self.epoch]
-
-    def after_cancel_fit(self):
-        if self.validated and len(self.recorder.values) == self.epoch + 1: self._save(finished=True)   # an early stop
-
-    def _save(self, finished:bool):
-        if rank_distrib() == 0: save_checkpoint(self.run_dir, self.learn, self.epoch, self.config, finished, self.keep)
-        if dist.is_available() and dist.is_initialized(): dist.barrier()
-        self.validated = False
-
-# %% ../nbs/10_learner.ipynb #0839890c
-class BatchShardDL(DistributedDL):
-    "A `DistributedDL` for any backend that splits each global batch of `dl` (of its batch size) evenly among the ranks."
-    def _broadcast(self, t, rank):
-        device = 'cuda' if dist.get_backend() == 'nccl' else 'cpu'
-        t = torch.tensor(t, dtype=torch.long, device=device)
-        dist.broadcast(t, rank)
-        return t.cpu().tolist()
-
-    def get_idxs(self):
-        idxs = self._broadcast(list(self.dl.get_idxs()), 0)
-        W, G = self.world_size, self.dl.bs * self.world_size
-        self.n = len(idxs)
-        self.n_padded = -(-self.n // W) * W
-        idxs += (idxs * (self.n_padded // self.n + 1))[:self.n_padded - self.n]
-        mine = []
-        for s in range(0, self.n_padded, G):
-            chunk = idxs[s:s + G]; k = len(chunk) // W
-            mine += chunk[self.rank*k:(self.rank + 1)*k]
-        return mine
-
-    def to_detach(self, b, cpu=True, gather=True):
-        b = to_detach(b, cpu=False, gather=False)
-        if gather and self.world_size > 1 and dist.is_initialized(): b = apply(self._gather, b)
-        return to_cpu(b) if cpu else b
-
-    def _gather(self, t):
-        parts = [torch.empty_like(t) for _ in range(self.world_size)]
-        dist.all_gather(parts, t.contiguous())
-        if t.ndim == 0: return torch.stack(parts).mean()
-        g = torch.cat(parts)
-        before = self.i * self.world_size - len(g)            # global samples of the batches before this one
-        return g[:max(0, min(len(g), self.n - before))]
-
-class GlobalSmoothLoss(AvgSmoothLoss):
-    "fastai's smoothed training loss of the global batch (the mean of the ranks' losses)."
-    def accumulate(self, learn):
-        loss = learn.loss.detach().mean().float()
-        if dist.is_initialized(): dist.all_reduce(loss); loss /= dist.get_world_size()
-        self.count += 1
-        self.val = torch.lerp(loss.cpu(), self.val, self.beta)
-
-class Distributed(DistributedTrainer):
-    "fastai's `DistributedTrainer` (accelerate) on CPUs too: `BatchShardDL` loaders, SyncBatchNorm only on GPUs, global losses."
-    def __init__(self, sync_bn:bool=None, **kwargs):
-        gpu = torch.cuda.is_available()   # without GPUs accelerate sets up gloo only when told `cpu=True`
-        super().__init__(sync_bn=gpu if sync_bn is None else sync_bn, **{'cpu': not gpu, **kwargs})
-
-    def before_fit(self):
-        super().before_fit()
-        rec = self.learn.recorder
-        self._smooth, rec.smooth_loss = rec.smooth_loss, GlobalSmoothLoss(rec.smooth_loss.beta)
-
-    def after_fit(self):
-        super().after_fit()
-        self.learn.recorder.smooth_loss = self._smooth
-
-    def _wrap_dl(self, dl):
-        if isinstance(dl, BatchShardDL): return dl
-        W = num_distrib()
-        if dl.bs % W: raise ValueError(f"the batch size {dl.bs} must be divisible by the {W} processes")
-        local = dl.new(bs=dl.bs // W)
-        local.rng = dl.rng                     # one shuffling stream, the one a single process would use
-        return BatchShardDL(local, device=self.dls.device)
-
-# %% ../nbs/10_learner.ipynb #70335432
-def fit_run(learn, n_epoch:int, run_dir, sched=None, cbs=(), config:dict=None, resume:bool=False, keep:int=2):
-    "Train `learn` for `n_epoch` (lr schedule `sched`) with a checkpoint per epoch in `run_dir`; `resume` continues the newest complete one."
-    run_dir, start, resumed = Path(run_dir), 0, None
-    if len(learn.dls.train) == 0:
-        raise ValueError(f"no training batch: the batch size {learn.dls.train.bs} is larger than the {len(learn.dls.train.dataset)} training items")
-    last = latest_checkpoint(run_dir) if run_dir.exists() else None
-    if last is not None and not resume:
-        raise FileExistsError(f"{run_dir} already holds checkpoints ({last.name}); resume them (--resume) or choose a new directory")
-    if resume and last is not None:
-        resumed = load_checkpoint(learn, last, config)
-        if resumed['finished']:
-            print(f"{run_dir}: the run finished at epoch {resumed['epoch']}; nothing to do")
-            return resumed
-        start = resumed['epoch'] + 1
-    cbs = [Checkpoint(run_dir, config, keep, resumed), *cbs] + ([ParamScheduler({'lr': sched})] if sched is not None else [])
-    if num_distrib() > 1:
-        cbs.append(Distributed())
-        if rank_distrib():
-            learn.remove_cbs(learn.cbs.filter(lambda c: isinstance(c, ProgressCallback)))
-            learn.logger = lambda *a, **k: None
-    learn.fit(n_epoch, cbs=cbs, start_epoch=start)
-    return resumed
+def log_epochs(learn, print_fn=print):
+    "Replace `learn`'s progress bars by one printed line per epoch (`EpochLog`)."
+    learn.remove_cbs([c for c in learn.cbs if isinstance(c, (ProgressCallback, EpochLog))])
+    return learn.add_cb(EpochLog(print_fn))

@@ -13,6 +13,7 @@ from torch import nn
 from timm.layers import build_sincos2d_pos_embed
 from timm.models.vision_transformer import Block
 
+from .bands import SDSS_BANDS, lupton_rgb
 from .vit import ViTConfig, ViTEncoder, inflate_pcm, attention_for_device, plain_tensor, patchify, unpatchify
 
 # %% auto #0
@@ -212,10 +213,9 @@ def reconstruct(mae:MAE, x, generator=None):
     masked[mask], recon[mask] = float('nan'), pred
     return x, unpatchify(masked, p, C), unpatchify(recon, p, C)
 
-def plot_reconstructions(mae:MAE, x, stats:dict=None, bands:str='ugriz', n:int=4, seed:int=0):
+def plot_reconstructions(mae:MAE, x, stats:dict=None, bands:str=SDSS_BANDS, n:int=4, seed:int=0):
     "Figure: original / masked / reconstruction for `n` images, each band and Lupton RGB (denormalised with `stats`)."
     import matplotlib.pyplot as plt
-    from astronb.survey import lupton_rgb
     orig, masked, recon = reconstruct(mae, x[:n], torch.Generator(device=x.device).manual_seed(seed))
     if stats:
         mean, std = (torch.tensor(stats[k], device=x.device)[:, None, None] for k in ('mean', 'std'))

@@ -12,17 +12,16 @@ from pathlib import Path
 import numpy as np
 
 from .data import multiband_cutout, read_fits_image
-from .survey import partial_file
+from .bands import SDSS_BANDS, SDSS_PIXEL_SCALE, SF11_R
+from .files import partial_file
 
 # %% auto #0
-__all__ = ['SDSS_FRAME_BANDS', 'mgs_query', 'query_mgs', 'frame_path', 'astroquery_frame', 'fetch_frame', 'sdss_cutouts']
+__all__ = ['mgs_query', 'query_mgs', 'frame_path', 'astroquery_frame', 'fetch_frame', 'sdss_cutouts', 'download_mgs']
 
 # %% ../nbs/01a_sdss.ipynb #fb4e9bb9
-SDSS_FRAME_BANDS = 'ugriz'
-
 def mgs_query(top:int=None, r_limit:float=17.77, z_max:float=0.4) -> str:
     "SkyServer SQL for the SDSS Main Galaxy Sample with spectroscopic redshifts (Pasquet et al. 2019 cuts)."
-    mags = ', '.join(f'p.petroMag_{b}, p.petroMagErr_{b}, p.extinction_{b}' for b in SDSS_FRAME_BANDS)
+    mags = ', '.join(f'p.petroMag_{b}, p.petroMagErr_{b}, p.extinction_{b}' for b in SDSS_BANDS)
     return (f"SELECT {f'TOP {int(top)} ' if top else ''}p.objID, p.ra, p.dec, p.run, p.rerun, p.camcol, p.field, "
             f"s.z, s.zWarning, {mags} "
             "FROM PhotoObj AS p JOIN SpecObj AS s ON s.bestObjID = p.objID "
@@ -75,7 +74,7 @@ def sdss_cutouts(catalogue, out, cache_dir, size:int=64, fetch=astroquery_frame,
     cols = {c: np.asarray(catalogue[c]) for c in catalogue.colnames}
     missing = [c for c in ('ra', 'dec', 'run', 'rerun', 'camcol', 'field', 'z') if c not in cols]
     if missing: raise KeyError(f"catalogue lacks column(s) {missing}")
-    n, bands = len(cols['ra']), SDSS_FRAME_BANDS
+    n, bands = len(cols['ra']), SDSS_BANDS
     ref_first = 'r' + bands.replace('r', '')      # cutouts on the r frame's grid, then back to ugriz order
     to_bands = [ref_first.index(b) for b in bands]
     with partial_file(out) as tmp, h5py.File(tmp, 'w') as f:
@@ -91,7 +90,7 @@ def sdss_cutouts(catalogue, out, cache_dir, size:int=64, fetch=astroquery_frame,
             images[len(kept)] = cut[to_bands]
             kept.append(i)
         _write_catalogue(f, cols, np.array(kept, int), bands)
-        f.attrs.update(bands=bands, pixel_scale=0.396, source='SDSS (astroquery)', n_skipped=n - len(kept),
+        f.attrs.update(bands=bands, pixel_scale=SDSS_PIXEL_SCALE, source='SDSS (astroquery)', n_skipped=n - len(kept),
                        flux_unit='nanomaggy', mag_system='SDSS Petrosian', mag_dereddened=False)
     if len(kept) < n: warnings.warn(f"{out}: skipped {n - len(kept)} of {n} galaxies whose cutout leaves their frame")
     return out
@@ -105,8 +104,15 @@ def _write_catalogue(f, cols:dict, rows, bands:str):
                 mag=(mag, 'mag', 'Petrosian magnitudes as observed'),
                 mag_err=(np.stack([cols[f'petroMagErr_{b}'][rows] for b in bands], 1), 'mag', '1-sigma error of `mag`'),
                 dered_mag=(mag - ext, 'mag', 'Petrosian magnitudes corrected for galactic extinction'),
-                e_bv=(ext[:, bands.index('r')] / 2.285, 'mag', 'E(B-V)_SFD = extinction_r / 2.285 (SF11)'),
+                e_bv=(ext[:, bands.index('r')] / SF11_R['r'], 'mag', f"E(B-V)_SFD = extinction_r / {SF11_R['r']} (SF11)"),
                 objid=(cols['objID'][rows] if 'objID' in cols else np.asarray(rows), '', 'SDSS objID'))
     for k, (v, unit, desc) in data.items():
         d = f.create_dataset(k, data=np.asarray(v))
         d.attrs['unit'], d.attrs['description'] = unit, desc
+
+def download_mgs(out, n:int=1000, cache_dir=None, size:int=64, data_release:int=17, force:bool=False) -> Path:
+    "Query `n` Main Galaxy Sample galaxies and cut them into HDF5 file `out` (refused before any query if `out` exists, unless `force`)."
+    out = Path(out)
+    if out.exists() and not force: raise FileExistsError(f"{out} exists; use --force to overwrite it")
+    cache_dir = cache_dir or Path.home()/'.cache'/'astronb'/'sdss-frames'
+    return sdss_cutouts(query_mgs(top=n, data_release=data_release), out, cache_dir, size=size, force=force)

@@ -8,40 +8,34 @@ Docs: https://astronb.github.io/astronb/survey.html.md"""
 from __future__ import annotations
 import dataclasses, hashlib, json, os
 from dataclasses import dataclass, asdict
-from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from .bands import SDSS_BANDS, SDSS_PIXEL_SCALE, SF11_R, EFFECTIVE_WAVELENGTH, per_band, lupton_rgb
+from .files import partial_file, remove_stale_partials
+
 # %% auto #0
-__all__ = ['SIMULATOR_VERSION', 'SDSS_BANDS', 'SDSS_PIXEL_SCALE', 'SF11_R', 'SF11_SFD_RESCALE', 'POINT_SOURCE_DEPTH',
-           'ASINH_SOFTENING', 'NMGY_PER_ELECTRON', 'PSF_WAVELENGTH_SLOPE', 'EFFECTIVE_WAVELENGTH', 'CLASS_NAMES',
-           'CONTAMINANT_NAMES', 'COSMOLOGY_PARAMS', 'Z_GRID', 'POPULATIONS', 'SCHECHTER', 'MOFFAT_BETA',
-           'STAR_TEMPERATURES', 'CHUNK', 'FIBER_RADIUS', 'per_band', 'SurveyConfig', 'cosmology', 'kcorrect_templates',
-           'sdss_filters', 'ab_maggies', 'PhysicsTables', 'physics_tables', 'population_coeffs', 'observed_nanomaggies',
-           'm_star', 'shen_half_light_kpc', 'sample_redshift_magnitude', 'draw_galaxies', 'psf_fwhm', 'sky_sigma',
-           'asinh_mag', 'asinh_flux', 'asinh_mag_err', 'aperture_weights', 'aperture_flux', 'petrosian_radius',
-           'galaxy_components', 'moffat_alpha', 'moffat_transform', 'draw_bands', 'draw_star', 'star_colours',
-           'wavelength_grid', 'spectrum_sigma', 'milky_way_extinction', 'galaxy_spectrum', 'pixel_noise',
-           'petrosian_photometry', 'contaminants', 'simulate_chunk', 'survey_schema', 'default_survey_path',
-           'survey_config', 'partial_file', 'make_survey', 'lupton_rgb', 'plot_class_grid', 'population_colour_track',
-           'plot_survey_summary', 'plot_spectra']
+__all__ = ['SIMULATOR_VERSION', 'SF11_SFD_RESCALE', 'POINT_SOURCE_DEPTH', 'ASINH_SOFTENING', 'NMGY_PER_ELECTRON',
+           'PSF_WAVELENGTH_SLOPE', 'CLASS_NAMES', 'CONTAMINANT_NAMES', 'COSMOLOGY_PARAMS', 'Z_GRID', 'POPULATIONS',
+           'SCHECHTER', 'MOFFAT_BETA', 'STAR_TEMPERATURES', 'CHUNK', 'FIBER_RADIUS', 'SurveyConfig', 'cosmology',
+           'kcorrect_templates', 'sdss_filters', 'ab_maggies', 'PhysicsTables', 'physics_tables', 'population_coeffs',
+           'observed_nanomaggies', 'm_star', 'shen_half_light_kpc', 'sample_redshift_magnitude', 'draw_galaxies',
+           'psf_fwhm', 'sky_sigma', 'asinh_mag', 'asinh_flux', 'asinh_mag_err', 'aperture_weights', 'aperture_flux',
+           'petrosian_radius', 'galaxy_components', 'moffat_alpha', 'moffat_transform', 'draw_bands', 'draw_star',
+           'star_colours', 'wavelength_grid', 'spectrum_sigma', 'milky_way_extinction', 'galaxy_spectrum',
+           'pixel_noise', 'petrosian_photometry', 'contaminants', 'simulate_chunk', 'survey_schema',
+           'default_survey_path', 'survey_config', 'make_survey', 'plot_class_grid', 'population_colour_track',
+           'plot_survey_summary', 'save_previews', 'plot_spectra']
 
 # %% ../nbs/00_survey.ipynb #b37e7a6f
 SIMULATOR_VERSION = "1.0"
-SDSS_BANDS = ('u', 'g', 'r', 'i', 'z')
-SDSS_PIXEL_SCALE = 0.396  # arcsec per pixel
-SF11_R = dict(u=4.239, g=3.303, r=2.285, i=1.698, z=1.263)  # A_b / E(B-V)_SFD, Schlafly & Finkbeiner 2011
 SF11_SFD_RESCALE = 0.86  # E(B-V)_true = 0.86 E(B-V)_SFD with Fitzpatrick (1999), R_V = 3.1 (SF11)
 POINT_SOURCE_DEPTH = dict(u=22.0, g=22.2, r=22.2, i=21.3, z=20.5)  # AB mag, 95% completeness (~5 sigma)
 ASINH_SOFTENING = dict(u=1.4e-10, g=0.9e-10, r=1.2e-10, i=1.8e-10, z=7.4e-10)  # SDSS "b", in maggies
 NMGY_PER_ELECTRON = dict(u=6e-3, g=1e-3, r=1.1e-3, i=1.5e-3, z=7e-3)  # ~ nmgy/count / gain, SDSS DR8 frames
 PSF_WAVELENGTH_SLOPE = -0.2  # seeing FWHM ∝ λ^-0.2 (Kolmogorov); makes u and g worse than r
-EFFECTIVE_WAVELENGTH = dict(u=3551., g=4686., r=6166., i=7480., z=8932.)  # Angstrom
-def per_band(table:dict, bands=SDSS_BANDS):
-    "The values of a per-band `table` as an array in `bands` order."
-    return np.array([table[b] for b in bands])
 
 CLASS_NAMES = ('elliptical', 'lenticular', 'face_on_disk', 'inclined_disk', 'edge_on_disk', 'irregular')
 CONTAMINANT_NAMES = ('none', 'galaxy', 'star', 'galaxy+star')  # bit 0: neighbour galaxy, bit 1: star
@@ -577,24 +571,6 @@ def _chunks(cfg, workers):
         yield from pool.imap(partial(simulate_chunk, cfg), range(n_chunks))
 
 # %% ../nbs/00_survey.ipynb #ae85d23a
-@contextmanager
-def partial_file(path):
-    "Yield a temporary path beside `path` (`.name.PID.partial`); rename it to `path` if the block succeeds, else delete it."
-    path = Path(path)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.partial')
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-def _remove_stale_partials(out:Path):
-    "Delete `partial_file`s beside `out` left by runs that were killed (their process is gone)."
-    for p in out.parent.glob(f'.{out.name}.*.partial'):
-        try: os.kill(int(p.name.split('.')[-2]), 0)
-        except ProcessLookupError: p.unlink(missing_ok=True)
-        except (ValueError, PermissionError): pass
-
 def make_survey(cfg:SurveyConfig, out=None, force:bool=False, workers:int=None, progress:bool=True) -> Path:
     "Simulate the survey `cfg` into the HDF5 file `out` (default: the cache) and return its path."
     import h5py
@@ -604,26 +580,20 @@ def make_survey(cfg:SurveyConfig, out=None, force:bool=False, workers:int=None, 
         if survey_config(out) == cfg: return out
         raise FileExistsError(f"{out} exists and holds a different survey; use force=True (--force) to overwrite it")
     out.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_partials(out)
+    remove_stale_partials(out)
     workers = workers or len(os.sched_getaffinity(0))
     physics_tables(), star_colours(), milky_way_extinction(cfg)   # computed once, shared by forked workers
     with partial_file(out) as tmp, h5py.File(tmp, 'w') as f:
         _create_datasets(f, cfg)
         start = 0
-        for res in progress_bar(_chunks(cfg, workers), total=-(-cfg.n // CHUNK), display=progress):
+        chunks = _chunks(cfg, workers)   # fastprogress prints even with display=False: no bar at all without `progress`
+        for res in (progress_bar(chunks, total=-(-cfg.n // CHUNK)) if progress else chunks):
             stop = start + len(res['z'])
             for k, v in res.items(): f[k][start:stop] = v
             start = stop
     return out
 
 # %% ../nbs/00_survey.ipynb #c527ad8d
-def lupton_rgb(images, bands:str='ugriz', Q:float=8, stretch:float=0.5):
-    "Lupton et al. (2004) colour image (H, W, 3) of one cutout: i, r, g as red, green, blue (astropy)."
-    from astropy.visualization import make_lupton_rgb
-    rgb = [b for b in 'irg' if b in bands]
-    if len(rgb) < 3: rgb = list(bands[::-1][:3]) + [bands[0]]*(3 - len(bands))   # other band sets: reddest first
-    return make_lupton_rgb(*(images[bands.index(b)] for b in rgb), Q=Q, stretch=stretch)
-
 def plot_class_grid(path, per_class:int=6, seed:int=0):
     "Figure: a Lupton-RGB grid with `per_class` galaxies of each morphology class."
     import h5py, matplotlib.pyplot as plt
@@ -674,6 +644,15 @@ def plot_survey_summary(path):
     axs[2].set(xlabel='dereddened Petrosian magnitude', ylabel='N'); axs[2].legend()
     fig.tight_layout()
     return fig
+
+def save_previews(path, out) -> list:
+    "The class grid and the summary of survey `path` as `classes.png` and `summary.png` in folder `out`; returns their paths."
+    import matplotlib.pyplot as plt
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, plot in [('classes.png', plot_class_grid), ('summary.png', plot_survey_summary)]:
+        fig = plot(path); fig.savefig(out/name, dpi=110); plt.close(fig); paths.append(out/name)
+    return paths
 
 # %% ../nbs/00_survey.ipynb #31aca556
 def plot_spectra(path, n_per_class:int=1, classes=(0, 5), seed:int=0):

@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 
 from astronb.augment import CenterCrop
 from astronb.data import read_survey, redshift_dls
-from astronb.learner import fit_run
+from astronb.checkpoint import fit_run
 from astronb.metrics import photoz_metrics
 from astronb.schedulers import sched_warmup_cosine
 

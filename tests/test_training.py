@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np, pytest
 from safetensors.torch import load_file
 
-from astronb.learner import latest_checkpoint, read_checkpoint, model_weights
+from astronb.checkpoint import latest_checkpoint, read_checkpoint, model_weights
 from astronb.survey import SurveyConfig, make_survey
 
 HERE = Path(__file__).parent
