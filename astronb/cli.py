@@ -11,7 +11,7 @@ __all__ = ['overrides', 'pretrain_config', 'finetune_config', 'parser', 'main']
 import argparse, ast
 from pathlib import Path
 
-from .experiment import (FinetuneConfig, PretrainConfig, Run, Runtime, PRETRAIN_METHODS, embed, embedded_survey,
+from .experiment import (FINETUNE_PRESETS, FinetuneConfig, PretrainConfig, Run, Runtime, PRETRAIN_METHODS, embed, embedded_survey,
                                 evaluate, finetune, pretrain, quickstart, table4)
 from .sdss import download_mgs
 from .survey import SurveyConfig, make_survey, save_previews
@@ -40,15 +40,19 @@ def pretrain_config(a) -> PretrainConfig:
     return PretrainConfig(_survey(a), method=a.method, preset=a.preset, overrides=overrides(a.set), epochs=a.epochs, bs=a.bs,
                           lr=a.lr, seed=a.seed, precision=a.precision, ema=a.ema)
 
+_RECIPE = ('epochs', 'bs', 'lr', 'wd', 'noise', 'ema', 'schedule', 'warmup_epochs', 'layer_decay', 'drop_path')
+
 def finetune_config(a) -> FinetuneConfig:
-    "The `FinetuneConfig` of `astronb finetune`'s options: a catalogue, or a pretraining run (its survey by default), or a survey."
+    """The `FinetuneConfig` of `astronb finetune`'s options: a catalogue, or a pretraining run (its survey by default), or a survey;
+    the recipe of `--recipe` (a preset of `FINETUNE_PRESETS`, else `FinetuneConfig`'s defaults), with the recipe options given."""
     if a.catalogue and (a.data or a.pretrained): raise ValueError("--catalogue trains on a catalogue alone: give no --data or --pretrained")
     data = a.catalogue or a.data or (None if a.pretrained else embedded_survey(a.n, a.survey_seed))
     arch = a.arch or ('magnitude-only' if a.catalogue else None)
     if arch is None: raise ValueError("--arch: give an architecture (e.g. 'plain-AstroMAE'), or --catalogue for the magnitude-only network")
     cat = dict(mag_cols=tuple(a.mag_cols), z_col=a.z_col, err_cols=tuple(a.err_cols or ())) if a.catalogue else {}
-    return FinetuneConfig(arch, pretrained=a.pretrained, data=data, vit_preset=a.vit_preset, colours=a.colours, epochs=a.epochs,
-                          bs=a.bs, lr=a.lr, wd=a.wd, noise=a.noise, bins=a.bins, seed=a.seed, precision=a.precision, ema=a.ema, **cat)
+    recipe = {**(FINETUNE_PRESETS[a.recipe] if a.recipe else {}), **{k: getattr(a, k) for k in _RECIPE if getattr(a, k) is not None}}
+    return FinetuneConfig(**{**recipe, 'seed': a.seed if a.seed is not None else recipe.get('seed')}, arch=arch, pretrained=a.pretrained,
+                          data=data, vit_preset=a.vit_preset, colours=a.colours, bins=a.bins, precision=a.precision, **cat)
 
 def _experiment_kw(a) -> dict:
     return dict(pretrain_epochs=a.pretrain_epochs, finetune_epochs=a.finetune_epochs, lr=a.lr, bs=a.bs, precision=a.precision, rt=_runtime(a))
@@ -129,10 +133,16 @@ def _training_parsers(sub):
     ft.add_argument('--z-col', default='z', help="the catalogue's spectroscopic redshift column")
     ft.add_argument('--colours', action='store_true', help='the magnitude block also reads the colours of adjacent bands')
     ft.add_argument('--vit-preset', default='astromae_plain', help='encoder shape of from-scratch ViTs (an MAE preset)')
-    ft.add_argument('--epochs', type=int, default=20)
-    ft.add_argument('--lr', type=float, default=1e-4, help='peak of the cyclic schedule (Table I)')
-    ft.add_argument('--wd', type=float, default=0.005, help='AdamW weight decay (Table I)')
-    ft.add_argument('--noise', type=float, default=0.05, help='Gaussian noise sigma of the augmentations (section III.A)')
+    ft.add_argument('--recipe', default=None, choices=list(FINETUNE_PRESETS), help='a fine-tuning preset (e.g. cmae_table10); options below override it')
+    ft.set_defaults(bs=None)
+    ft.add_argument('--epochs', type=int, default=None, help='default 20')
+    ft.add_argument('--lr', type=float, default=None, help='peak learning rate (default 1e-4, Table I)')
+    ft.add_argument('--wd', type=float, default=None, help='AdamW weight decay (default 0.005, Table I)')
+    ft.add_argument('--noise', type=float, default=None, help='Gaussian noise sigma of the augmentations (default 0.05, section III.A)')
+    ft.add_argument('--schedule', default=None, choices=['cyclic', 'warmup_cosine'], help='default cyclic (AstroMAE); warmup_cosine (C-MAE)')
+    ft.add_argument('--warmup-epochs', type=float, default=None)
+    ft.add_argument('--layer-decay', type=float, default=None, help='layer-wise lr decay through the encoder (C-MAE: 0.65)')
+    ft.add_argument('--drop-path', type=float, default=None, help='stochastic depth of the encoder blocks')
     ft.add_argument('--bins', type=int, default=None, help="Pasquet et al.'s binned output, e.g. 180 over 0 <= z <= 0.4")
     ft.add_argument('--seed', type=int, default=None, help="default: the pretraining run's (it fixes the split), else 42")
     ft.set_defaults(func=lambda a: finetune(finetune_config(a), a.out, resume=a.resume, rt=_runtime(a)))

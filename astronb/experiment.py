@@ -7,7 +7,7 @@ Docs: https://astronb.github.io/astronb/experiment.html.md"""
 # %% ../nbs/11_experiment.ipynb #0964bf7b
 from __future__ import annotations
 import copy, json, warnings
-from dataclasses import dataclass, field, asdict, fields
+from dataclasses import dataclass, field, asdict, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -22,7 +22,7 @@ from .heads import ARCHITECTURES, TABLE_IV, redshift_net
 from .learner import Autocast, Compile, EMA, NaNGuard
 from .mae import MAE, MAEConfig, MAE_PRESETS, extract_encoder, mae_learner, mae_preset, mae_schedule, plot_reconstructions, reconstruction_baselines
 from .metrics import photoz_metrics, photoz_report, plot_redshift_density
-from .schedulers import sched_cyclic
+from .schedulers import LayerDecay, sched_cyclic, sched_warmup_cosine
 from .survey import SurveyConfig, make_survey
 from .vit import ViTConfig, ViTEncoder
 
@@ -42,7 +42,7 @@ class PretrainMethod:
     model: Callable           # (config) -> nn.Module
     learner: Callable         # (dls, config, cbs) -> fastai Learner
     schedule: Callable        # (config, epochs, bs, lr or None) -> learning-rate schedule
-    augmentations: Callable   # (config) -> (training augmentations, validation transforms)
+    loaders: Callable         # (data, split, config, **LoaderSpec fields) -> DataLoaders of the split's 'pretrain' and 'pretrain_valid' items
     encoder: Callable         # (model) -> encoder with `forward_features(x) -> (B, D)`, `num_features` and `cfg` (img_size, in_chans)
     evaluate: Callable        # (model, validation loader, seed) -> dict of numbers
     in_chans: Callable        # (config) -> number of bands the model reads
@@ -56,7 +56,8 @@ def register_method(name:str, method:PretrainMethod):
 register_method('mae', PretrainMethod(
     preset=mae_preset, presets=MAE_PRESETS, config=lambda d: MAEConfig(**{**d, 'betas': tuple(d['betas'])}), model=MAE,
     learner=lambda dls, cfg, cbs: mae_learner(dls, cfg, cbs=cbs), schedule=mae_schedule,
-    augmentations=lambda cfg: (astromae_augmentations(crop=cfg.encoder.img_size), [CenterCrop(cfg.encoder.img_size)]),
+    loaders=lambda data, split, cfg, **spec: pretrain_dls(data, split, augs=astromae_augmentations(crop=cfg.encoder.img_size),
+                                                         valid_augs=[CenterCrop(cfg.encoder.img_size)], **spec),
     encoder=extract_encoder, evaluate=reconstruction_baselines, in_chans=lambda cfg: cfg.encoder.in_chans))
 
 # %% ../nbs/11_experiment.ipynb #4015604f
@@ -119,9 +120,14 @@ class FinetuneConfig:
     seed: int = None                            # default: the pretraining run's (it fixes the split), else 42
     precision: str = 'fp32'
     ema: float = None
+    schedule: str = 'cyclic'                    # 'cyclic' (AstroMAE Table I) or 'warmup_cosine' (C-MAE Table 10)
+    warmup_epochs: float = 0                    # of 'warmup_cosine'
+    layer_decay: float = None                   # layer-wise lr decay through the encoder's blocks (C-MAE Table 10)
+    drop_path: float = 0.                       # stochastic depth of the encoder's blocks
     source: str = ''
 
     def __post_init__(self):
+        _check(self, 'schedule', self.schedule in ('cyclic', 'warmup_cosine'), "'cyclic' or 'warmup_cosine'")
         _check(self, 'arch', self.arch in ARCHITECTURES, f"known architectures: {', '.join(ARCHITECTURES)}")
         _check(self, 'precision', self.precision in PRECISIONS, f"one of {PRECISIONS}")
         _check(self, 'vit_preset', self.vit_preset in MAE_PRESETS, f"an MAE preset: {', '.join(MAE_PRESETS)}")
@@ -137,6 +143,8 @@ class FinetuneConfig:
 
 FINETUNE_PRESETS = dict(
     astromae_table1=dict(epochs=700, bs=1024, lr=1e-4, wd=0.005, noise=0.05, seed=42, source='AstroMAE Table I'),
+    cmae_table10=dict(epochs=50, bs=64, lr=1.5e-3, wd=0.5, schedule='warmup_cosine', warmup_epochs=5, layer_decay=0.65, drop_path=0.1,
+                      ema=0.9999, seed=42, source='C-MAE Table 10, redshift-sdss, ViT-B'),
     cpu=dict(epochs=40, bs=128, lr=1e-3, wd=0.005, noise=0.05, seed=42,
              source='astronb: AstroMAE Table I shortened for 2 CPU cores (40 epochs, batch 128, peak lr 1e-3)'),
 )
@@ -255,9 +263,8 @@ def pretrain(cfg:PretrainConfig, out, resume:bool=False, rt:Runtime=Runtime()) -
     if data.images.shape[1] != method.in_chans(model_cfg):
         raise ValueError(f"{cfg.data}: {data.images.shape[1]} bands, but preset {cfg.preset} expects {method.in_chans(model_cfg)}")
     set_seed(cfg.seed)
-    augs, valid_augs = method.augmentations(model_cfg)
-    dls = pretrain_dls(data, astromae_split(len(data), seed=cfg.seed), bs=cfg.bs, augs=augs, valid_augs=valid_augs, seed=cfg.seed,
-                       device=rt.torch_device(), num_workers=rt.workers)
+    dls = method.loaders(data, astromae_split(len(data), seed=cfg.seed), model_cfg, bs=cfg.bs, seed=cfg.seed,
+                         device=rt.torch_device(), num_workers=rt.workers)
     learn = method.learner(dls, model_cfg, training_callbacks(cfg, rt))
     fit_run(learn, cfg.epochs, out, sched=method.schedule(model_cfg, cfg.epochs, cfg.bs, cfg.lr), config=run_config(cfg, asdict(model_cfg)),
             resume=resume, upgrade=upgrade_config, progress=rt.progress)
@@ -319,12 +326,27 @@ def redshift_data(cfg:FinetuneConfig) -> RedshiftData:
     _check_bins(cat['z'], cfg.bins, cat['source'], cfg.z_col)
     return RedshiftData(cat, random_split(len(cat['z']), dict(train=0.7, valid=0.1, test=0.2), seed=cfg.seed), cat['mag'].shape[1])
 
+def _with_drop_path(encoder:ViTEncoder, rate:float) -> ViTEncoder:
+    "`encoder`, or a copy whose blocks drop their residual branches at `rate` (stochastic depth; it has no weights)."
+    if rate == encoder.cfg.drop_path: return encoder
+    new = ViTEncoder(replace(encoder.cfg, drop_path=rate))
+    new.load_state_dict(encoder.state_dict())
+    return new
+
+def _schedule(cfg:FinetuneConfig, learn):
+    "The learning-rate schedule of `cfg`, one rate per parameter group of `learn` (scaled by layer-wise decay if `cfg.layer_decay`)."
+    base = sched_cyclic(cfg.lr, cfg.epochs) if cfg.schedule == 'cyclic' else sched_warmup_cosine(cfg.lr, cfg.epochs, cfg.warmup_epochs)
+    if not cfg.layer_decay: return base
+    learn.create_opt()
+    scales = learn.splitter.scales
+    return lambda pos: scales * base(pos)
+
 def _new_network(cfg:FinetuneConfig, rd:RedshiftData, pre:Run=None):
     "A fine-tuning network for `cfg` (the encoder of pretraining run `pre` copied in) and its `run_config` model entry."
-    encoder, vit = None, mae_preset(cfg.vit_preset).encoder
+    encoder, vit = None, replace(mae_preset(cfg.vit_preset).encoder, drop_path=cfg.drop_path)
     if pre is not None:
         if pre.kind != 'pretrain': raise ValueError(f"{cfg.pretrained}: not a pretraining run")
-        encoder = pre.encoder()
+        encoder = _with_drop_path(pre.encoder(), cfg.drop_path)
         if encoder.cfg.in_chans != rd.in_chans: raise ValueError(f"{cfg.data}: {rd.in_chans} bands, the encoder reads {encoder.cfg.in_chans}")
     net = redshift_net(cfg.arch, encoder=encoder, vit=vit, in_chans=rd.in_chans or 5, n_mags=rd.n_mags or 5, n_bins=cfg.bins,
                        colours=cfg.colours, mag_errors=bool(cfg.err_cols))
@@ -341,7 +363,6 @@ def _same_recipe(cfg:FinetuneConfig, run:Run):
 def finetune(cfg:FinetuneConfig, out, resume:bool=False, rt:Runtime=Runtime()) -> Run:
     "Fine-tune `cfg`'s redshift network with a checkpoint per epoch in `out`; `resume` continues it without reading the pretraining run again."
     from functools import partial
-    from dataclasses import replace
     from fastai.learner import Learner
     from fastai.optimizer import Adam
     from fastai.torch_core import set_seed
@@ -360,8 +381,9 @@ def finetune(cfg:FinetuneConfig, out, resume:bool=False, rt:Runtime=Runtime()) -
     loss = net.bins.loss if net.bins else (lambda p, z: torch.nn.functional.mse_loss(p.float(), z.float()))
     opt = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, wd=cfg.wd, decouple_wd=True)
     learn = Learner(dls, net, loss_func=loss, opt_func=opt, cbs=training_callbacks(cfg, rt),
-                    metrics=photoz_metrics(to_z=net.bins.expectation if net.bins else None))
-    fit_run(learn, cfg.epochs, out, sched=sched_cyclic(cfg.lr, cfg.epochs), config=prev.config if prev else run_config(cfg, model),
+                    metrics=photoz_metrics(to_z=net.bins.expectation if net.bins else None),
+                    **({'splitter': LayerDecay(cfg.layer_decay)} if cfg.layer_decay else {}))
+    fit_run(learn, cfg.epochs, out, sched=_schedule(cfg, learn), config=prev.config if prev else run_config(cfg, model),
             resume=resume, upgrade=upgrade_config, progress=rt.progress)
     print(f"fine-tuned {cfg.arch} for {cfg.epochs} epochs on {len(rd.split['train'])} galaxies: {out}")
     return Run(out)
@@ -379,16 +401,18 @@ def predict(run:Run, split:str='test'):
         preds.append(net.bins.expectation(p) if net.bins else p); zs.append(z)
     return torch.cat(preds).float(), torch.cat(zs).float()
 
+def _validation(run:Run, bs:int=None, seed:int=None):
+    "The validation loader of pretraining run `run`: its split's 'pretrain_valid' images, normalised with its statistics."
+    cfg, method = run.cfg, run.cfg.pretrain_method
+    data = read_survey(cfg.data)
+    return method.loaders(data, astromae_split(len(data), seed=cfg.seed), method.config(run.config['model']), bs=bs or cfg.bs,
+                          seed=cfg.seed if seed is None else seed, device='cpu', stats=run.stats).valid
+
 def evaluate(run:Run, plot=None, seed:int=0) -> dict:
     "Print and return the test-split photo-z metrics of a fine-tuning run (with its density plot saved to `plot`), or a pretraining run's score."
     if run.kind == 'pretrain':
-        cfg = run.cfg
-        method = cfg.pretrain_method
-        _, valid_augs = method.augmentations(method.config(run.config['model']))
-        data = read_survey(cfg.data)
-        dls = pretrain_dls(data, astromae_split(len(data), seed=cfg.seed), bs=cfg.bs, valid_augs=valid_augs, seed=cfg.seed, device='cpu', stats=run.stats)
-        res = method.evaluate(run.model(), dls.valid, seed)
-        print(f"{run.name}, epoch {run.epoch}: loss on the hidden patches of the validation images (normalised units)")
+        res = run.cfg.pretrain_method.evaluate(run.model(), _validation(run), seed)
+        print(f"{run.name}, epoch {run.epoch}, validation images of the pretraining split:")
     else:
         zp, zt = run.predictions('test')
         res = photoz_report(zp, zt)
@@ -456,9 +480,7 @@ def _report(out:Path, title:str, survey:str, n:int, pre:dict, fine:dict, pretrai
     fig.tight_layout(); fig.savefig(out/'redshift_density.png', dpi=90); plt.close(fig)
     data = read_survey(survey)
     for preset, r in pre.items():
-        dls = pretrain_dls(data, astromae_split(len(data), seed=r.cfg.seed), bs=8, valid_augs=[CenterCrop(r.model().cfg.encoder.img_size)],
-                           seed=0, device='cpu', stats=r.stats)
-        fig = plot_reconstructions(r.model(), dls.valid.one_batch()[0], r.stats, bands=data.bands, n=3)
+        fig = plot_reconstructions(r.model(), _validation(r, bs=8, seed=0).one_batch()[0], r.stats, bands=data.bands, n=3)
         fig.savefig(out/f'reconstructions_{r.model().cfg.encoder.layer}.png', dpi=90); plt.close(fig)
     plot_runs({**{f'pretraining {p}': r for p, r in pre.items()}, **fine}, out)
     names = list(next(iter(rows.values())))
