@@ -20,7 +20,7 @@ __all__ = ['SURVEY_CATALOGUE', 'GALAXY10_CLASSES', 'H5Source', 'npz_memmap', 'Ga
            'read_galaxy10', 'clean_catalogue', 'read_fits_image', 'multiband_cutout', 'read_sdss_spectrum',
            'random_split', 'astromae_split', 'label_subset', 'band_stats', 'GalaxyItems', 'make_dls', 'LoaderSpec',
            'pretrain_dls', 'redshift_dls', 'classification_dls', 'image_spectrum_dls', 'read_catalogue',
-           'catalogue_dls']
+           'catalogue_inputs', 'catalogue_dls']
 
 # %% ../nbs/01_data.ipynb #7e9305ef
 class H5Source:
@@ -373,10 +373,14 @@ class LoaderSpec:
     device: object = None
     num_workers: int = 0
 
+def _check_split(split:dict, *names):
+    "A clear error if `split` lacks one of `names`."
+    for k in names:
+        if k not in split: raise KeyError(f"split has no '{k}' (has: {', '.join(split)})")
+
 def _task_dls(data:GalaxyData, split:dict, *, items:dict, n_inp:int, spec:LoaderSpec):
     "DataLoaders of `GalaxyItems(**items)` over the `spec.train` and `spec.valid` items of `split`, normalised with the training images (or `spec.stats`)."
-    for k in (spec.train, spec.valid):
-        if k not in split: raise KeyError(f"split has no '{k}' (has: {', '.join(split)})")
+    _check_split(split, spec.train, spec.valid)
     tr, va = data.subset(split[spec.train]), data.subset(split[spec.valid])
     stats = spec.stats or band_stats(tr, seed=spec.seed, deredden=spec.deredden)
     flat = [b for b, s in zip(stats['bands'], stats['std']) if not s > 0]
@@ -445,13 +449,16 @@ def read_catalogue(path, mag_cols, z_col:str='z', err_cols=None) -> dict:
     out.update(source=str(path), rows=np.nonzero(ok)[0])
     return out
 
-def catalogue_dls(cat:dict, split:dict, *, train:str='train', valid:str='valid', bs:int=64, seed:int=0, device=None, errors:bool=None):
-    "fastai DataLoaders of a `read_catalogue` result: magnitudes (then their errors, if `errors`, default: when the catalogue has them) as input, redshift as target."
+def catalogue_inputs(cat:dict, errors:bool=None) -> np.ndarray:
+    "The magnitudes of a `read_catalogue` result, then their errors if `errors` (default: when the catalogue has them): (N, bands or 2 bands)."
     errors = 'mag_err' in cat if errors is None else errors
     if errors and 'mag_err' not in cat: raise ValueError(f"{cat['source']}: no magnitude errors in this catalogue (give its error columns)")
-    x = torch.as_tensor(np.concatenate([cat['mag']] + ([cat['mag_err']] if errors else []), 1), dtype=torch.float32)
+    return np.concatenate([cat['mag']] + ([cat['mag_err']] if errors else []), 1)
+
+def catalogue_dls(cat:dict, split:dict, *, train:str='train', valid:str='valid', bs:int=64, seed:int=0, device=None, errors:bool=None):
+    "fastai DataLoaders of a `read_catalogue` result: `catalogue_inputs` as input, redshift as target."
+    x = torch.as_tensor(catalogue_inputs(cat, errors), dtype=torch.float32)
     z = torch.as_tensor(cat['z'], dtype=torch.float32)
-    for k in (train, valid):
-        if k not in split: raise KeyError(f"split has no '{k}' (has: {', '.join(split)})")
+    _check_split(split, train, valid)
     ds = lambda k: torch.utils.data.TensorDataset(x[split[k]], z[split[k]])
     return make_dls(ds(train), ds(valid), bs, seed=seed, device=device)

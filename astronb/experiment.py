@@ -16,7 +16,7 @@ import torch
 
 from .augment import CenterCrop, astromae_augmentations
 from .checkpoint import fit_run, latest_checkpoint, read_checkpoint, model_weights
-from .data import astromae_split, catalogue_dls, pretrain_dls, random_split, read_catalogue, read_survey, redshift_dls
+from .data import astromae_split, catalogue_dls, catalogue_inputs, pretrain_dls, random_split, read_catalogue, read_survey, redshift_dls
 from .files import partial_file
 from .heads import ARCHITECTURES, TABLE_IV, redshift_net
 from .learner import Autocast, Compile, EMA, NaNGuard
@@ -302,7 +302,7 @@ class RedshiftData:
 
     def magnitudes(self, idx):
         "Magnitudes (then their errors, for a catalogue that has them) of items `idx`: the magnitude block's input."
-        if isinstance(self.source, dict): return np.concatenate([self.source['mag']] + ([self.source['mag_err']] if 'mag_err' in self.source else []), 1)[idx]
+        if isinstance(self.source, dict): return catalogue_inputs(self.source)[idx]
         return self.source.column('dered_mag')[idx]
 
     def dls(self, cfg:FinetuneConfig, valid:str='valid', stats:dict=None, device=None, crop:int=None):
