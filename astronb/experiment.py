@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .augment import CenterCrop, astromae_augmentations
+from .bands import usable_magnitudes
 from .checkpoint import fit_run, latest_checkpoint, read_checkpoint, model_weights
 from .data import astromae_split, catalogue_dls, catalogue_inputs, pretrain_dls, random_split, read_catalogue, read_survey, redshift_dls
 from .files import partial_file
@@ -91,8 +92,8 @@ class PretrainConfig:
         _check(self, 'method', self.method in PRETRAIN_METHODS, f"known methods: {', '.join(PRETRAIN_METHODS)}")
         _check(self, 'precision', self.precision in PRECISIONS, f"one of {PRECISIONS}")
         self.data = _abs(self.data)
-        self.model_config()                     # unknown presets and override keys fail here, before any work
-        if self.epochs is None: self.epochs = self.model_config().epochs
+        model = self.model_config()             # unknown presets and override keys fail here, before any work
+        if self.epochs is None: self.epochs = model.epochs
 
     @property
     def pretrain_method(self) -> PretrainMethod: return PRETRAIN_METHODS[self.method]
@@ -274,7 +275,6 @@ def pretrain(cfg:PretrainConfig, out, resume:bool=False, rt:Runtime=Runtime()) -
 # %% ../nbs/11_experiment.ipynb #50a7c084
 def _labelled_split(data, split:dict, magnitudes:bool) -> dict:
     "The labelled train/valid/test items of `split`, without rows whose redshift (or magnitudes) are missing or sentinel."
-    from astronb.bands import usable_magnitudes
     z = np.asarray(data.column('z'), dtype=float)
     ok = np.isfinite(z) & (z >= 0)
     if magnitudes: ok &= usable_magnitudes(data.column('dered_mag')).all(1)
