@@ -13,9 +13,9 @@ from fastai.data.all import ItemTransform
 from .bands import SDSS_BANDS, SDSS_PIXEL_SCALE, SF11_R, EFFECTIVE_WAVELENGTH
 
 # %% auto #0
-__all__ = ['Augmentation', 'Rotate', 'Flip', 'CenterCrop', 'JitterCrop', 'GaussianNoise', 'MADNoise', 'band_mad',
-           'extinction_coefficients', 'deredden', 'Redden', 'PSFBlur', 'AugmentBatch', 'hayat_augmentations',
-           'astromae_augmentations']
+__all__ = ['Augmentation', 'rotate', 'Rotate', 'Flip', 'CenterCrop', 'shifted_crop', 'JitterCrop', 'GaussianNoise', 'MADNoise',
+           'band_mad', 'extinction_coefficients', 'deredden', 'Redden', 'PSFBlur', 'AugmentBatch',
+           'hayat_augmentations', 'astromae_augmentations']
 
 # %% ../nbs/02_augment.ipynb #2a92098f
 class Augmentation:
@@ -28,15 +28,18 @@ def _uniform(n:int, low:float, high:float, like:torch.Tensor, generator=None):
     return low + (high - low) * torch.rand(n, generator=generator, device=like.device, dtype=like.dtype)
 
 # %% ../nbs/02_augment.ipynb #ed0f9ec4
+def rotate(x:torch.Tensor, degrees:torch.Tensor) -> torch.Tensor:
+    "Images (B, C, H, W) rotated about their centres by `degrees` (B,), bilinearly, with zeros beyond the edges."
+    theta = torch.deg2rad(torch.as_tensor(degrees, dtype=x.dtype, device=x.device))
+    cos, sin, zero = theta.cos(), theta.sin(), torch.zeros_like(theta)
+    mat = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+    grid = F.affine_grid(mat, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
+
 class Rotate(Augmentation):
     "Rotate each image by an angle drawn uniformly in [-`max_degrees`, `max_degrees`] (180: any angle)."
     def __init__(self, max_degrees:float=180.): self.max_degrees = max_degrees
-    def __call__(self, x, generator=None):
-        theta = torch.deg2rad(_uniform(len(x), -self.max_degrees, self.max_degrees, x, generator))
-        cos, sin, zero = theta.cos(), theta.sin(), torch.zeros_like(theta)
-        mat = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
-        grid = F.affine_grid(mat, list(x.shape), align_corners=False)
-        return F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
+    def __call__(self, x, generator=None): return rotate(x, _uniform(len(x), -self.max_degrees, self.max_degrees, x, generator))
 
 class Flip(Augmentation):
     "Flip each image left-right and, independently, up-down, each with probability `p`."
@@ -63,6 +66,11 @@ class CenterCrop(Augmentation):
         top, left = (h - self.size)//2, (w - self.size)//2
         return x[..., top:top + self.size, left:left + self.size]
 
+def shifted_crop(x:torch.Tensor, shift:torch.Tensor, size:int) -> torch.Tensor:
+    "Crops `size` x `size` of images (B, C, H, W) whose centres are moved by integer `shift` (2, B) pixels (rows, columns)."
+    h, w = x.shape[-2:]
+    return _crop(x, (h - size)//2 + shift[0], (w - size)//2 + shift[1], size)
+
 class JitterCrop(Augmentation):
     "Move the centre by integers in [-`max_shift`, `max_shift`] on each axis, then crop `size` x `size`."
     def __init__(self, size:int, max_shift:int=7): self.size, self.max_shift = size, max_shift
@@ -71,8 +79,7 @@ class JitterCrop(Augmentation):
         if self.size + 2*self.max_shift > min(h, w):
             raise ValueError(f"JitterCrop(size={self.size}, max_shift={self.max_shift}) needs images of at least "
                              f"{self.size + 2*self.max_shift} pixels, got {h}x{w}")
-        shift = torch.randint(-self.max_shift, self.max_shift + 1, (2, len(x)), generator=generator, device=x.device)
-        return _crop(x, (h - self.size)//2 + shift[0], (w - self.size)//2 + shift[1], self.size)
+        return shifted_crop(x, torch.randint(-self.max_shift, self.max_shift + 1, (2, len(x)), generator=generator, device=x.device), self.size)
 
 # %% ../nbs/02_augment.ipynb #8d92fce5
 class GaussianNoise(Augmentation):

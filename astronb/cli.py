@@ -11,8 +11,11 @@ __all__ = ['overrides', 'pretrain_config', 'finetune_config', 'parser', 'main']
 import argparse, ast
 from pathlib import Path
 
-from .experiment import (FINETUNE_PRESETS, FinetuneConfig, PretrainConfig, Run, Runtime, PRETRAIN_METHODS, embed, embedded_survey,
+from .experiment import (FINETUNE_PRESETS, FINETUNE_TARGETS, SCHEDULES, FinetuneConfig, PretrainConfig, Run, Runtime, PRETRAIN_METHODS, embedded_survey,
                                 evaluate, finetune, pretrain, quickstart, table4)
+from .data import read_survey
+from .represent import (LABEL_EFFICIENCY_METRICS, PROBES, SPLITS, embed, label_efficiency, map_figures, plot_label_efficiency, plot_similar, probe,
+                               run_embeddings, similar)
 from .sdss import download_mgs
 from .survey import SurveyConfig, make_survey, save_previews
 
@@ -40,7 +43,8 @@ def pretrain_config(a) -> PretrainConfig:
     return PretrainConfig(_survey(a), method=a.method, preset=a.preset, overrides=overrides(a.set), epochs=a.epochs, bs=a.bs,
                           lr=a.lr, seed=a.seed, precision=a.precision, ema=a.ema)
 
-_RECIPE = ('epochs', 'bs', 'lr', 'wd', 'noise', 'ema', 'schedule', 'warmup_epochs', 'layer_decay', 'drop_path')
+_RECIPE = ('epochs', 'bs', 'lr', 'wd', 'noise', 'ema', 'schedule', 'warmup_epochs', 'milestones', 'layer_decay', 'encoder_lr', 'drop_path',
+           'labels', 'label_seed', 'bins', 'target')
 
 def finetune_config(a) -> FinetuneConfig:
     """The `FinetuneConfig` of `astronb finetune`'s options: a catalogue, or a pretraining run (its survey by default), or a survey;
@@ -51,8 +55,9 @@ def finetune_config(a) -> FinetuneConfig:
     if arch is None: raise ValueError("--arch: give an architecture (e.g. 'plain-AstroMAE'), or --catalogue for the magnitude-only network")
     cat = dict(mag_cols=tuple(a.mag_cols), z_col=a.z_col, err_cols=tuple(a.err_cols or ())) if a.catalogue else {}
     recipe = {**(FINETUNE_PRESETS[a.recipe] if a.recipe else {}), **{k: getattr(a, k) for k in _RECIPE if getattr(a, k) is not None}}
+    if a.target == 'gz_smooth' and a.bins is None: recipe['bins'] = None     # a recipe's redshift bins do not apply to vote fractions
     return FinetuneConfig(**{**recipe, 'seed': a.seed if a.seed is not None else recipe.get('seed')}, arch=arch, pretrained=a.pretrained,
-                          data=data, vit_preset=a.vit_preset, colours=a.colours, bins=a.bins, precision=a.precision, **cat)
+                          data=data, vit_preset=a.vit_preset, colours=a.colours, precision=a.precision, **cat)
 
 def _experiment_kw(a) -> dict:
     return dict(pretrain_epochs=a.pretrain_epochs, finetune_epochs=a.finetune_epochs, lr=a.lr, bs=a.bs, precision=a.precision, rt=_runtime(a))
@@ -139,9 +144,14 @@ def _training_parsers(sub):
     ft.add_argument('--lr', type=float, default=None, help='peak learning rate (default 1e-4, Table I)')
     ft.add_argument('--wd', type=float, default=None, help='AdamW weight decay (default 0.005, Table I)')
     ft.add_argument('--noise', type=float, default=None, help='Gaussian noise sigma of the augmentations (default 0.05, section III.A)')
-    ft.add_argument('--schedule', default=None, choices=['cyclic', 'warmup_cosine'], help='default cyclic (AstroMAE); warmup_cosine (C-MAE)')
+    ft.add_argument('--schedule', default=None, choices=list(SCHEDULES), help='default cyclic (AstroMAE); warmup_cosine (C-MAE); multistep (Hayat)')
     ft.add_argument('--warmup-epochs', type=float, default=None)
+    ft.add_argument('--milestones', type=float, nargs='+', default=None, help='multistep: fractions of the epochs where the rate drops 10x (default 0.6 0.9)')
     ft.add_argument('--layer-decay', type=float, default=None, help='layer-wise lr decay through the encoder (C-MAE: 0.65)')
+    ft.add_argument('--encoder-lr', type=float, default=None, help="the encoder trains at this fraction of the head's rate, even if pretrained (Hayat: 0.1)")
+    ft.add_argument('--target', default=None, choices=list(FINETUNE_TARGETS), help="z (default), or gz_smooth: the Galaxy Zoo fraction voting 'smooth'")
+    ft.add_argument('--labels', type=int, default=None, help='train on this many galaxies drawn from outside the validation and test splits')
+    ft.add_argument('--label-seed', type=int, default=None, help='the draw of --labels (default 0)')
     ft.add_argument('--drop-path', type=float, default=None, help='stochastic depth of the encoder blocks')
     ft.add_argument('--bins', type=int, default=None, help="Pasquet et al.'s binned output, e.g. 180 over 0 <= z <= 0.4")
     ft.add_argument('--seed', type=int, default=None, help="default: the pretraining run's (it fixes the split), else 42")
@@ -165,17 +175,71 @@ def _run_parsers(sub):
     ev.add_argument('--seed', type=int, default=0, help='seed of the masks')
     ev.add_argument('--plot', type=Path, default=None, help='fine-tuning: write the redshift density plot here (PNG)')
     ev.set_defaults(func=lambda a: evaluate(Run(a.run), plot=a.plot, seed=a.seed))
-    em = sub.add_parser('embed', help="a run's encoder features of every galaxy of a survey, into an HDF5 file")
+    em = sub.add_parser('embed', help="a run's encoder features of the galaxies of a survey, into an HDF5 file")
     em.add_argument('run', type=Path, help='pretraining (or fine-tuning) run directory')
     em.add_argument('--out', type=Path, required=True, help='HDF5 file: embeddings (N, D) and the survey row of each')
     em.add_argument('--data', type=Path, default=None, help="survey file (default: the run's)")
     em.add_argument('--n', type=int, default=None, help='or: the embedded survey of N galaxies')
     em.add_argument('--survey-seed', type=int, default=0)
+    em.add_argument('--split', default='all', choices=list(SPLITS), help="every galaxy, or one part of AstroMAE's split with the run's seed")
+    em.add_argument('--precision', default='auto', choices=['auto', 'fp32', 'bf16'], help='auto: bf16 where the hardware runs it fast')
     em.add_argument('--bs', type=int, default=256)
     em.add_argument('--device', default=None)
-    em.add_argument('--force', action='store_true')
+    em.add_argument('--force', action='store_true', help='replace an existing --out (only once the new file is complete)')
     em.set_defaults(func=lambda a: embed(Run(a.run), a.out, data=a.data or (embedded_survey(a.n, a.survey_seed) if a.n else None),
-                                         bs=a.bs, rt=Runtime(a.device), force=a.force))
+                                         split=a.split, bs=a.bs, precision=a.precision, rt=Runtime(a.device), force=a.force))
+    _represent_parsers(sub)
+
+def _print_probe(r):
+    print(f"{r.method} probe of {r.target}: {r.n_train} training galaxies, {len(r.true)} test galaxies")
+    for k, v in r.metrics.items(): print(f"  {k:13s} {v:.5f}")
+
+def _similar(a):
+    emb = run_embeddings(a.source)
+    rows, sims = similar(emb, a.query, a.k)
+    for q, rs, ss in zip(a.query, rows, sims): print(f"{q}: " + '  '.join(f'{r} ({s:.3f})' for r, s in zip(rs[1:], ss[1:])))
+    if a.plot: plot_similar(read_survey(emb.attrs['survey']), rows, sims).savefig(a.plot, dpi=100); print(a.plot)
+
+def _label_efficiency(a):
+    rows = label_efficiency(a.run, a.sizes, a.out, seeds=a.seeds, epochs=a.epochs, recipe=a.recipe, target=a.target, rt=Runtime(a.device))
+    plot_label_efficiency(rows, LABEL_EFFICIENCY_METRICS[a.target]).savefig(Path(a.out)/'label_efficiency.png', dpi=100)
+    print(Path(a.out)/'label_efficiency.png')
+
+def _represent_parsers(sub):
+    src = dict(type=Path, help='an embedding file (astronb embed), or a run folder (its survey embedded once into RUN/embeddings.h5)')
+    pr = sub.add_parser('probe', help='k-NN or linear probe of a catalogue column on frozen embeddings, scored on the test split')
+    pr.add_argument('source', **src)
+    pr.add_argument('--target', default='z', help='catalogue column: z, stellar_mass, gz_smooth, label, or any other number')
+    pr.add_argument('--method', default='knn', choices=list(PROBES))
+    pr.add_argument('--k', type=int, default=16, help='neighbours of the k-NN probe (AstroCLIP: 16)')
+    pr.add_argument('--labels', type=int, default=None, help='train on this many galaxies (default: all outside validation and test)')
+    pr.add_argument('--label-seed', type=int, default=0)
+    pr.set_defaults(func=lambda a: _print_probe(probe(run_embeddings(a.source), a.target, a.method, k=a.k, labels=a.labels, label_seed=a.label_seed)))
+    si = sub.add_parser('similar', help='the most similar galaxies of query rows (cosine similarity of embeddings)')
+    si.add_argument('source', **src)
+    si.add_argument('--query', type=int, nargs='+', required=True, help='survey rows')
+    si.add_argument('--k', type=int, default=8)
+    si.add_argument('--plot', type=Path, default=None, help='write the grid of queries and neighbours here (PNG)')
+    si.set_defaults(func=_similar)
+    um = sub.add_parser('umap', help='UMAP maps of the representations (and pixels): coloured maps, mosaics, stationarity')
+    um.add_argument('source', **src)
+    um.add_argument('--out', type=Path, required=True, help='folder of the PNG figures')
+    um.add_argument('--color', nargs='+', default=['z', 'stellar_mass', 'gz_smooth', 'label'], help='catalogue columns to colour by')
+    um.add_argument('--cells', type=int, default=16, help='mosaic cells per side')
+    um.add_argument('--no-pixels', action='store_true', help='skip the pixel-space map and the stationarity plot')
+    um.add_argument('--n-fit', type=int, default=5000, help='galaxies the maps are fitted on')
+    um.set_defaults(func=lambda a: print('\n'.join(f'{k}: {v}' for k, v in map_figures(run_embeddings(a.source), a.out, a.color, a.cells,
+                                                                                       not a.no_pixels, n_fit=a.n_fit).items())))
+    le = sub.add_parser('label-efficiency', help='photo-z against the number of labels: from scratch, linear probe, fine-tuned')
+    le.add_argument('run', type=Path, help='pretraining run')
+    le.add_argument('--sizes', type=int, nargs='+', required=True, help='numbers of labelled galaxies')
+    le.add_argument('--out', type=Path, required=True, help='folder: runs, label_efficiency.json and .png (rerunning resumes)')
+    le.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    le.add_argument('--epochs', type=int, default=20)
+    le.add_argument('--recipe', default='hayat_appendix_e', choices=list(FINETUNE_PRESETS))
+    le.add_argument('--target', default='z', choices=list(FINETUNE_TARGETS), help="z, or gz_smooth: the Galaxy Zoo fraction voting 'smooth'")
+    le.add_argument('--device', default=None)
+    le.set_defaults(func=_label_efficiency)
 
 def parser() -> argparse.ArgumentParser:
     "The `astronb` argument parser."

@@ -153,7 +153,7 @@ class GalaxyData:
 
 # %% ../nbs/01_data.ipynb #a7566d22
 SURVEY_CATALOGUE = ('mag', 'mag_err', 'dered_mag', 'z', 'e_bv', 'ra', 'dec', 'label', 'stellar_mass',
-                    'petro_radius', 'psf_fwhm', 'contaminant')
+                    'petro_radius', 'psf_fwhm', 'contaminant', 'gz_smooth', 'gz_votes')
 
 def read_survey(path, nan_policy:str='error') -> GalaxyData:
     "Open an astronb survey HDF5 file (images read lazily)."
@@ -395,9 +395,9 @@ def pretrain_dls(data:GalaxyData, split:dict, **spec):
     spec = LoaderSpec(**{'train': 'pretrain', 'valid': 'pretrain_valid', **spec})
     return _task_dls(data, split, items=dict(with_row=True), n_inp=spec.views, spec=spec)
 
-def redshift_dls(data:GalaxyData, split:dict, *, magnitudes:str='dered_mag', **spec):
-    "Images and magnitudes (`magnitudes=None`: images only) as inputs, spectroscopic redshift as target; `spec`: `LoaderSpec` fields."
-    cols = ((magnitudes,) if magnitudes else ()) + ('z',)
+def redshift_dls(data:GalaxyData, split:dict, *, magnitudes:str='dered_mag', target:str='z', **spec):
+    "Images and magnitudes (`magnitudes=None`: images only) as inputs, the spectroscopic redshift (or another `target` column) as target; `spec`: `LoaderSpec` fields."
+    cols = ((magnitudes,) if magnitudes else ()) + (target,)
     return _task_dls(data, split, items=dict(columns=cols), n_inp=len(cols), spec=LoaderSpec(**spec))
 
 def classification_dls(data:GalaxyData, split:dict, **spec):

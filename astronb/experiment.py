@@ -1,4 +1,4 @@
-"""Typed run configs with presets that cite their tables, a `Run` that reads a run folder once, and the functions every experiment is made of: `pretrain`, `finetune`, `predict`, `evaluate`, `embed`, and the quickstart and Table IV drivers.
+"""Typed run configs with presets that cite their tables, a `Run` that reads a run folder once, and the functions every experiment is made of: `pretrain`, `finetune`, `predict`, `evaluate`, and the quickstart and Table IV drivers.
 
 Docs: https://astronb.github.io/astronb/experiment.html.md"""
 
@@ -18,20 +18,20 @@ from .augment import CenterCrop, astromae_augmentations
 from .bands import usable_magnitudes
 from .checkpoint import fit_run, latest_checkpoint, read_checkpoint, model_weights
 from .data import astromae_split, catalogue_dls, catalogue_inputs, pretrain_dls, random_split, read_catalogue, read_survey, redshift_dls
-from .files import partial_file
 from .heads import ARCHITECTURES, TABLE_IV, redshift_net
 from .learner import Autocast, Compile, EMA, NaNGuard
 from .mae import MAE, MAEConfig, MAE_PRESETS, extract_encoder, mae_learner, mae_preset, mae_schedule, plot_reconstructions, reconstruction_baselines
-from .metrics import photoz_metrics, photoz_report, plot_redshift_density
-from .schedulers import LayerDecay, sched_cyclic, sched_warmup_cosine
+from .metrics import photoz_metrics, photoz_report, plot_redshift_density, vote_metrics, vote_report
+from .schedulers import EncoderRate, LayerDecay, sched_cyclic, sched_multistep, sched_warmup_cosine
 from .survey import SurveyConfig, make_survey
 from .vit import ViTConfig, ViTEncoder
 
 # %% auto #0
-__all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'RUN_FORMAT', 'FINETUNE_PRESETS', 'PretrainMethod', 'register_method',
-           'embedded_survey', 'PretrainConfig', 'FinetuneConfig', 'finetune_preset', 'run_config', 'upgrade_config',
-           'Run', 'build_model', 'Runtime', 'training_callbacks', 'pretrain', 'RedshiftData', 'redshift_data',
-           'finetune', 'predict', 'evaluate', 'embed', 'plot_runs', 'experiment', 'quickstart', 'table4']
+__all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'RUN_FORMAT', 'SCHEDULES', 'FINETUNE_TARGETS', 'FINETUNE_PRESETS', 'PretrainMethod',
+           'register_method', 'embedded_survey', 'PretrainConfig', 'FinetuneConfig', 'finetune_preset', 'run_config',
+           'upgrade_config', 'Run', 'build_model', 'Runtime', 'training_callbacks', 'pretrain', 'label_pool',
+           'draw_labels', 'RedshiftData', 'redshift_data', 'finetune', 'predict', 'evaluate', 'plot_runs', 'experiment',
+           'quickstart', 'table4']
 
 # %% ../nbs/11_experiment.ipynb #36b18a9f
 @dataclass(frozen=True)
@@ -102,8 +102,8 @@ class PretrainConfig:
 # %% ../nbs/11_experiment.ipynb #cab59475
 @dataclass
 class FinetuneConfig:
-    """A redshift fine-tuning run: architecture (`astronb.heads.ARCHITECTURES`), the pretraining run whose encoder it
-    fine-tunes, or a survey or catalogue file, and the recipe (AstroMAE Table I by default)."""
+    """A fine-tuning run for redshifts (or Galaxy Zoo vote fractions, `target`): architecture (`astronb.heads.ARCHITECTURES`),
+    the pretraining run whose encoder it fine-tunes, or a survey or catalogue file, and the recipe (AstroMAE Table I by default)."""
     arch: str = 'plain-AstroMAE'
     pretrained: str = None                      # pretraining run folder (read once; its encoder is copied into this run)
     data: str = None                            # survey file (default: the pretraining run's), or catalogue for 'magnitude-only'
@@ -111,6 +111,7 @@ class FinetuneConfig:
     mag_cols: tuple = ('dered_mag',)            # catalogue columns of the magnitudes: one per band, or one 2-d column
     err_cols: tuple = ()                        # their errors, as inputs of the magnitude block
     z_col: str = 'z'
+    target: str = 'z'                           # 'z' (redshift) or 'gz_smooth' (Galaxy Zoo vote fraction, binary cross-entropy; Hayat section 3.2)
     colours: bool = False                       # the magnitude block also reads the colours of adjacent bands
     epochs: int = 20
     bs: int = 256
@@ -121,18 +122,31 @@ class FinetuneConfig:
     seed: int = None                            # default: the pretraining run's (it fixes the split), else 42
     precision: str = 'fp32'
     ema: float = None
-    schedule: str = 'cyclic'                    # 'cyclic' (AstroMAE Table I) or 'warmup_cosine' (C-MAE Table 10)
+    schedule: str = 'cyclic'                    # 'cyclic' (AstroMAE Table I), 'warmup_cosine' (C-MAE Table 10) or 'multistep' (Hayat)
     warmup_epochs: float = 0                    # of 'warmup_cosine'
+    milestones: tuple = (0.6, 0.9)              # of 'multistep': fractions of the epochs where the rate drops 10x
     layer_decay: float = None                   # layer-wise lr decay through the encoder's blocks (C-MAE Table 10)
+    encoder_lr: float = None                    # the encoder trains at this fraction of the head's rate (Hayat appendix E: 0.1), even if pretrained
     drop_path: float = 0.                       # stochastic depth of the encoder's blocks
+    labels: int = None                          # train on this many galaxies drawn from outside the validation and test splits
+    label_seed: int = 0                         # the draw of `labels` (the split itself stays the seed's)
     source: str = ''
 
     def __post_init__(self):
-        _check(self, 'schedule', self.schedule in ('cyclic', 'warmup_cosine'), "'cyclic' or 'warmup_cosine'")
+        _check(self, 'schedule', self.schedule in SCHEDULES, f"one of {SCHEDULES}")
+        self.milestones = tuple(self.milestones)
+        _check(self, 'milestones', all(0 < m < 1 for m in self.milestones), "fractions of the epochs, each in (0, 1)")
+        _check(self, 'target', self.target in FINETUNE_TARGETS, f"one of {FINETUNE_TARGETS}")
+        _check(self, 'target', self.target == 'z' or (self.arch != 'magnitude-only' and not self.bins),
+               "vote fractions are predicted from images, with one output (no --bins)")
+        _check(self, 'labels', self.labels is None or self.labels >= 1, "at least 1 labelled galaxy")
+        _check(self, 'encoder_lr', self.encoder_lr is None or self.encoder_lr > 0, "a positive fraction of the head's rate")
+        _check(self, 'encoder_lr', not (self.encoder_lr and self.layer_decay), "give either encoder_lr or layer_decay, not both")
         _check(self, 'arch', self.arch in ARCHITECTURES, f"known architectures: {', '.join(ARCHITECTURES)}")
         _check(self, 'precision', self.precision in PRECISIONS, f"one of {PRECISIONS}")
         _check(self, 'vit_preset', self.vit_preset in MAE_PRESETS, f"an MAE preset: {', '.join(MAE_PRESETS)}")
         layer, pretrained, *_ = ARCHITECTURES[self.arch]
+        _check(self, 'encoder_lr', not self.encoder_lr or layer, f"{self.arch} has no ViT encoder")
         _check(self, 'pretrained', bool(self.pretrained) == pretrained,
                f"{self.arch} {'fine-tunes a pretrained encoder: give the pretraining run' if pretrained else 'trains from scratch: give no pretraining run'}")
         _check(self, 'data', self.data is not None or pretrained, "give the survey (or catalogue) file")
@@ -142,10 +156,15 @@ class FinetuneConfig:
     @property
     def images(self) -> bool: return self.arch != 'magnitude-only'
 
+SCHEDULES = ('cyclic', 'warmup_cosine', 'multistep')
+FINETUNE_TARGETS = ('z', 'gz_smooth')
+
 FINETUNE_PRESETS = dict(
     astromae_table1=dict(epochs=700, bs=1024, lr=1e-4, wd=0.005, noise=0.05, seed=42, source='AstroMAE Table I'),
     cmae_table10=dict(epochs=50, bs=64, lr=1.5e-3, wd=0.5, schedule='warmup_cosine', warmup_epochs=5, layer_decay=0.65, drop_path=0.1,
                       ema=0.9999, seed=42, source='C-MAE Table 10, redshift-sdss, ViT-B'),
+    hayat_appendix_e=dict(epochs=100, bs=128, lr=1e-3, encoder_lr=0.1, schedule='multistep', milestones=(0.6, 0.9), bins=180, seed=42,
+                          source='Hayat et al. 2021 appendix E: head lr 1e-3, encoder 1e-4, 10x drops at 60 and 90 of 100 epochs, 180 redshift bins'),
     cpu=dict(epochs=40, bs=128, lr=1e-3, wd=0.005, noise=0.05, seed=42,
              source='astronb: AstroMAE Table I shortened for 2 CPU cores (40 epochs, batch 128, peak lr 1e-3)'),
 )
@@ -273,14 +292,27 @@ def pretrain(cfg:PretrainConfig, out, resume:bool=False, rt:Runtime=Runtime()) -
     return Run(out)
 
 # %% ../nbs/11_experiment.ipynb #50a7c084
-def _labelled_split(data, split:dict, magnitudes:bool) -> dict:
-    "The labelled train/valid/test items of `split`, without rows whose redshift (or magnitudes) are missing or sentinel."
-    z = np.asarray(data.column('z'), dtype=float)
-    ok = np.isfinite(z) & (z >= 0)
+def label_pool(split:dict) -> np.ndarray:
+    "Every item of `split` outside its 'valid' and 'test' sets: where label-efficiency runs draw their labelled galaxies."
+    return np.sort(np.concatenate([v for k, v in split.items() if k not in ('valid', 'test')]))
+
+def draw_labels(pool, n:int, seed:int, source:str) -> np.ndarray:
+    "`n` items of `pool` drawn with `seed`; the draws of one seed are nested (the first 100 are among the first 1,000)."
+    if not 1 <= n <= len(pool):
+        raise ValueError(f"{source}: {n} labelled galaxies asked for, but {len(pool)} with usable labels lie outside the validation and test splits")
+    return np.sort(np.asarray(pool)[np.random.default_rng(seed).permutation(len(pool))[:n]])
+
+def _labelled_split(data, split:dict, magnitudes:bool, labels:int=None, label_seed:int=0, target:str='z') -> dict:
+    """The labelled train/valid/test items of `split`, without rows whose `target` (a redshift, or a vote fraction) or magnitudes are
+    missing or sentinel; with `labels`, the training items are that many drawn from everything outside 'valid' and 'test'."""
+    y = np.asarray(data.column(target), dtype=float)
+    ok = np.isfinite(y) & (y >= 0) & ((y <= 1) if target == 'gz_smooth' else True)
     if magnitudes: ok &= usable_magnitudes(data.column('dered_mag')).all(1)
+    if labels: split = dict(train=draw_labels(label_pool({k: v[ok[v]] for k, v in split.items()}), labels, label_seed, data.source),
+                            valid=split['valid'], test=split['test'])
     out = {k: split[k][ok[split[k]]] for k in ('train', 'valid', 'test')}
     dropped = sum(len(split[k]) - len(out[k]) for k in out)
-    if dropped: warnings.warn(f"{data.source}: {dropped} labelled galaxies without a usable redshift or magnitudes left out")
+    if dropped: warnings.warn(f"{data.source}: {dropped} labelled galaxies without a usable {'redshift' if target == 'z' else target} or magnitudes left out")
     return out
 
 def _check_bins(z, bins:int, source:str, column:str):
@@ -309,7 +341,7 @@ class RedshiftData:
         "Loaders with `valid` as the validation split (deterministic), normalised with `stats` (default: the training images')."
         if not cfg.images: return catalogue_dls(self.source, self.split, valid=valid, bs=cfg.bs, seed=cfg.seed, device=device)
         mags = ARCHITECTURES[cfg.arch][3]
-        return redshift_dls(self.source, self.split, valid=valid, bs=cfg.bs, magnitudes='dered_mag' if mags else None,
+        return redshift_dls(self.source, self.split, valid=valid, bs=cfg.bs, magnitudes='dered_mag' if mags else None, target=cfg.target,
                             augs=astromae_augmentations(noise=cfg.noise, crop=crop), valid_augs=[CenterCrop(crop)],
                             seed=cfg.seed, stats=stats, device=device)
 
@@ -318,13 +350,15 @@ def redshift_data(cfg:FinetuneConfig) -> RedshiftData:
     if cfg.images:
         data = read_survey(cfg.data)
         mags = ARCHITECTURES[cfg.arch][3]
-        split = _labelled_split(data, astromae_split(len(data), seed=cfg.seed), mags)
+        split = _labelled_split(data, astromae_split(len(data), seed=cfg.seed), mags, cfg.labels, cfg.label_seed, cfg.target)
         z = np.asarray(data.column('z'), dtype=float)[np.concatenate(list(split.values()))]
         _check_bins(z, cfg.bins, data.source, 'z')
         return RedshiftData(data, split, data.column('dered_mag').shape[1] if mags else 0, data.images.shape[1])
     cat = read_catalogue(cfg.data, cfg.mag_cols, cfg.z_col, cfg.err_cols or None)
     _check_bins(cat['z'], cfg.bins, cat['source'], cfg.z_col)
-    return RedshiftData(cat, random_split(len(cat['z']), dict(train=0.7, valid=0.1, test=0.2), seed=cfg.seed), cat['mag'].shape[1])
+    split = random_split(len(cat['z']), dict(train=0.7, valid=0.1, test=0.2), seed=cfg.seed)
+    if cfg.labels: split['train'] = draw_labels(split['train'], cfg.labels, cfg.label_seed, cat['source'])
+    return RedshiftData(cat, split, cat['mag'].shape[1])
 
 def _with_drop_path(encoder:ViTEncoder, rate:float) -> ViTEncoder:
     "`encoder`, or a copy whose blocks drop their residual branches at `rate` (stochastic depth; it has no weights)."
@@ -334,9 +368,11 @@ def _with_drop_path(encoder:ViTEncoder, rate:float) -> ViTEncoder:
     return new
 
 def _schedule(cfg:FinetuneConfig, learn):
-    "The learning-rate schedule of `cfg`, one rate per parameter group of `learn` (scaled by layer-wise decay if `cfg.layer_decay`)."
-    base = sched_cyclic(cfg.lr, cfg.epochs) if cfg.schedule == 'cyclic' else sched_warmup_cosine(cfg.lr, cfg.epochs, cfg.warmup_epochs)
-    if not cfg.layer_decay: return base
+    "The learning-rate schedule of `cfg`, one rate per parameter group of `learn` (scaled by layer-wise decay or the encoder's fraction)."
+    base = dict(cyclic=lambda: sched_cyclic(cfg.lr, cfg.epochs),
+                warmup_cosine=lambda: sched_warmup_cosine(cfg.lr, cfg.epochs, cfg.warmup_epochs),
+                multistep=lambda: sched_multistep(cfg.lr, cfg.epochs, [m*cfg.epochs for m in cfg.milestones]))[cfg.schedule]()
+    if not (cfg.layer_decay or cfg.encoder_lr): return base
     learn.create_opt()
     scales = learn.splitter.scales
     return lambda pos: scales * base(pos)
@@ -354,6 +390,14 @@ def _new_network(cfg:FinetuneConfig, rd:RedshiftData, pre:Run=None):
                  crop=net.encoder.cfg.img_size if net.encoder is not None else vit.img_size, n_mags=rd.n_mags or 5, bins=cfg.bins,
                  colours=cfg.colours, mag_errors=bool(cfg.err_cols))
     return net, model
+
+_loss = dict(z=lambda p, z: torch.nn.functional.mse_loss(p.float(), z.float()),
+             gz_smooth=lambda p, f: torch.nn.functional.binary_cross_entropy_with_logits(p.float(), f.float()))   # BCE on the vote fraction
+
+def _train_encoder(net):
+    "Let the (pretrained, frozen) encoder of `net` train with the rest: Hayat et al.'s fine-tuning, at the rate of `EncoderRate`."
+    net.freeze_encoder = False
+    for p in net.encoder.parameters(): p.requires_grad = True
 
 def _same_recipe(cfg:FinetuneConfig, run:Run):
     "An error unless `cfg` equals the config fine-tuning run `run` was written with (the pretraining run's location aside: it may move)."
@@ -376,13 +420,14 @@ def finetune(cfg:FinetuneConfig, out, resume:bool=False, rt:Runtime=Runtime()) -
     rd = redshift_data(cfg)
     if prev: net, model, stats = build_model(prev.config), prev.config['model'], prev.stats
     else: (net, model), stats = _new_network(cfg, rd, pre), pre.stats if pre else None
+    if cfg.encoder_lr: _train_encoder(net)
     dls = rd.dls(cfg, stats=stats, device=rt.torch_device(), crop=model['crop'])
     if net.needs_magnitudes: net.magnitude.set_stats(rd.magnitudes(rd.split['train']))
-    loss = net.bins.loss if net.bins else (lambda p, z: torch.nn.functional.mse_loss(p.float(), z.float()))
+    loss = net.bins.loss if net.bins else _loss[cfg.target]
     opt = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, wd=cfg.wd, decouple_wd=True)
     learn = Learner(dls, net, loss_func=loss, opt_func=opt, cbs=training_callbacks(cfg, rt),
-                    metrics=photoz_metrics(to_z=net.bins.expectation if net.bins else None),
-                    **({'splitter': LayerDecay(cfg.layer_decay)} if cfg.layer_decay else {}))
+                    metrics=vote_metrics() if cfg.target == 'gz_smooth' else photoz_metrics(to_z=net.bins.expectation if net.bins else None),
+                    **({'splitter': LayerDecay(cfg.layer_decay)} if cfg.layer_decay else {'splitter': EncoderRate(cfg.encoder_lr)} if cfg.encoder_lr else {}))
     fit_run(learn, cfg.epochs, out, sched=_schedule(cfg, learn), config=prev.config if prev else run_config(cfg, model),
             resume=resume, upgrade=upgrade_config, progress=rt.progress)
     print(f"fine-tuned {cfg.arch} for {cfg.epochs} epochs on {len(rd.split['train'])} galaxies: {out}")
@@ -391,14 +436,14 @@ def finetune(cfg:FinetuneConfig, out, resume:bool=False, rt:Runtime=Runtime()) -
 # %% ../nbs/11_experiment.ipynb #d0948c8d
 @torch.no_grad()
 def predict(run:Run, split:str='test'):
-    "Predicted and spectroscopic redshifts (tensors) of the galaxies of `split` ('train', 'valid' or 'test') of fine-tuning run `run`."
+    "Predicted and true targets (tensors: redshifts, or vote fractions) of the galaxies of `split` ('train', 'valid' or 'test') of fine-tuning run `run`."
     if run.kind != 'finetune': raise ValueError(f"{run.path}: redshift predictions come from fine-tuning runs, this is a {run.kind} run")
     rd = redshift_data(run.cfg)
     if split not in rd.split: raise KeyError(f"no split {split!r}; choose from {', '.join(rd.split)}")
     net, preds, zs = run.model(), [], []
     for *xs, z in rd.dls(run.cfg, valid=split, stats=run.stats, device='cpu', crop=run.config['model']['crop']).valid:
         p = net(*xs)
-        preds.append(net.bins.expectation(p) if net.bins else p); zs.append(z)
+        preds.append(net.bins.expectation(p) if net.bins else p.float().sigmoid() if run.cfg.target == 'gz_smooth' else p); zs.append(z)
     return torch.cat(preds).float(), torch.cat(zs).float()
 
 def _validation(run:Run, bs:int=None, seed:int=None):
@@ -415,37 +460,15 @@ def evaluate(run:Run, plot=None, seed:int=0) -> dict:
         print(f"{run.name}, epoch {run.epoch}, validation images of the pretraining split:")
     else:
         zp, zt = run.predictions('test')
-        res = photoz_report(zp, zt)
-        print(f"{run.cfg.arch}, epoch {run.epoch}, test split ({len(zt)} galaxies):")
-        if plot:
+        res = photoz_report(zp, zt) if run.cfg.target == 'z' else vote_report(zp, zt)
+        print(f"{run.cfg.arch}, epoch {run.epoch}, test split ({len(zt)} galaxies{', high-quality vote fractions scored' if run.cfg.target != 'z' else ''}):")
+        if plot and run.cfg.target == 'z':
             import matplotlib.pyplot as plt
             fig = plot_redshift_density(zp, zt, title=run.cfg.arch).figure
             fig.savefig(plot, dpi=110); plt.close(fig)
     for k, v in res.items(): print(f"  {k:13s} {v:.5f}")
-    if plot and run.kind == 'finetune': print(plot)
+    if plot and run.kind == 'finetune' and run.cfg.target == 'z': print(plot)
     return res
-
-# %% ../nbs/11_experiment.ipynb #b03f8820
-@torch.no_grad()
-def embed(run:Run, out, data=None, bs:int=256, rt:Runtime=Runtime(), force:bool=False) -> Path:
-    "The encoder features of every galaxy of survey `data` (default: the run's) into HDF5 file `out`: `embeddings` (N, D), `row` (N,)."
-    import h5py
-    out, path = Path(out), _abs(data) or run.cfg.data
-    if out.resolve() == Path(path): raise ValueError(f"{out}: is the survey being embedded; write the embeddings to another file")
-    if out.exists() and not force: raise FileExistsError(f"{out} exists; use --force to overwrite it")
-    enc, survey = run.encoder(), read_survey(path)
-    if survey.images.shape[1] != enc.cfg.in_chans: raise ValueError(f"{path}: {survey.images.shape[1]} bands, the encoder reads {enc.cfg.in_chans}")
-    device, every = rt.torch_device(), np.arange(len(survey))   # the loaders normalise and crop exactly as in training
-    dls = pretrain_dls(survey, dict(pretrain=every[:0], all=every), valid='all', bs=bs, valid_augs=[CenterCrop(enc.cfg.img_size)],
-                       stats=run.stats, device=device)
-    enc = enc.to(device).eval()
-    feats, rows = zip(*[(enc.forward_features(x).float().cpu().numpy(), r.cpu().numpy()) for x, r in dls.valid])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with partial_file(out) as tmp, h5py.File(tmp, 'w') as f:
-        f['embeddings'], f['row'] = np.concatenate(feats), np.concatenate(rows)
-        f.attrs.update(checkpoint=str(run.checkpoint), survey=str(path), run=run.name)
-    print(f"{len(survey)} embeddings of {enc.num_features} features: {out}")
-    return out
 
 # %% ../nbs/11_experiment.ipynb #12492211
 def _grid(n:int, ncols:int=4, size=(4, 3)):

@@ -46,7 +46,9 @@ class InceptionModel(nn.Module):
             ch = m.out_channels
         self.layers, self.num_features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten()), ch
 
-    def forward(self, x): return self.layers(x)
+    def forward(self, x):
+        "Features (B, num_features) of images (B, C, H, W); convolutions run channels-last (oneDNN's fast layout on CPUs: about 2x here)."
+        return self.layers(x.contiguous(memory_format=torch.channels_last))
 
 # %% ../nbs/07_heads.ipynb #560fb167
 class MagnitudeBlock(nn.Module):

@@ -14,7 +14,8 @@ from sklearn import metrics as skm
 # %% auto #0
 __all__ = ['PHOTOZ_METRICS', 'redshift_residuals', 'mse', 'mae', 'photoz_bias', 'astromae_precision', 'sigma_mad',
            'outlier_fraction', 'r2', 'photoz_report', 'photoz_metrics', 'false_positive_rate', 'hq_outlier_fraction',
-           'classification_report', 'classification_metrics', 'plot_redshift_density']
+           'classification_report', 'classification_metrics', 'vote_report', 'vote_metrics', 'property_report',
+           'plot_redshift_density']
 
 # %% ../nbs/09_metrics.ipynb #d3edc1f0
 def _as_np(x) -> np.ndarray:
@@ -103,12 +104,41 @@ def classification_report(probs, labels) -> dict:
                 precision=float(skm.precision_score(y, pred, zero_division=0, **avg)),
                 recall=float(skm.recall_score(y, pred, zero_division=0, **avg)),
                 fpr=false_positive_rate(P, y),
-                roc_auc=float(skm.roc_auc_score(y, P[:, 1]) if K == 2 else skm.roc_auc_score(y, P, multi_class='ovr', labels=range(K))))
+                roc_auc=_roc_auc(P, y))
+
+def _roc_auc(P, y) -> float:
+    "ROC AUC of the positive class (2 classes), else one-vs-rest averaged over the classes the labels hold (AUC needs both answers)."
+    if P.shape[1] == 2: return float(skm.roc_auc_score(y, P[:, 1]))
+    present = [c for c in range(P.shape[1]) if 0 < (y == c).sum() < len(y)]
+    return float(np.mean([skm.roc_auc_score(y == c, P[:, c]) for c in present]))
 
 def classification_metrics(names=('accuracy', 'precision', 'recall', 'fpr', 'roc_auc')) -> list:
     "fastai metrics for a classification Learner with logits (N, K): softmax, accumulated over the validation set and ranks."
     return [AccumMetric(lambda p, y, n=n: classification_report(p, y)[n], name=n, flatten=False, activation=ActivationType.Softmax)
             for n in names]
+
+# %% ../nbs/09_metrics.ipynb #5c1d0a02
+def vote_report(p_pred, p_true, lo:float=0.2, hi:float=0.8) -> dict:
+    "Accuracy, precision, recall, false-positive rate, ROC AUC and η of predicted vote fractions, on the high-quality labels (Hayat appendix C)."
+    p, t = _as_np(p_pred).astype(np.float64), _as_np(p_true)
+    hq = (t <= lo) | (t >= hi)
+    if not hq.any(): raise ValueError(f"no high-quality labels (p_true <= {lo} or >= {hi})")
+    return {**classification_report(np.stack([1 - p[hq], p[hq]], 1), t[hq] >= hi), 'eta': hq_outlier_fraction(p, t, lo, hi)}
+
+def _vote_metric(logits, p_true, name:str) -> float:
+    try: return vote_report(torch.sigmoid(logits.float()), p_true)[name]
+    except ValueError: return float('nan')      # no high-quality label among these galaxies
+
+def vote_metrics(names=('accuracy', 'roc_auc', 'eta')) -> list:
+    "fastai metrics for a Learner predicting vote-fraction logits (N,): `vote_report` of their sigmoid over the validation set (and ranks); NaN without high-quality labels."
+    return [AccumMetric(lambda p, t, n=n: _vote_metric(p, t, n), name=n, flatten=True) for n in names]
+
+# %% ../nbs/09_metrics.ipynb #5c1d0a05
+def property_report(pred, true) -> dict:
+    "Bias, NMAD, RMSE and R² of predictions of a property (residuals not scaled by 1 + z)."
+    d = _as_np(pred).astype(np.float64) - _as_np(true)
+    return dict(bias=float(d.mean()), nmad=float(1.4826*np.median(np.abs(d - np.median(d)))),
+                rmse=float(np.sqrt((d**2).mean())), r2=r2(pred, true))
 
 # %% ../nbs/09_metrics.ipynb #64b49df1
 def plot_redshift_density(z_pred, z_spec, ax=None, zmax:float=0.4, bins:int=80, title:str=''):

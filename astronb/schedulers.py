@@ -12,7 +12,7 @@ from fastai.callback.schedule import SchedCos, SchedLin, combine_scheds
 from timm.optim._param_groups import param_groups_layer_decay
 
 # %% auto #0
-__all__ = ['sched_warmup_cosine', 'sched_cyclic', 'sched_multistep', 'LayerDecay']
+__all__ = ['sched_warmup_cosine', 'sched_cyclic', 'sched_multistep', 'LayerDecay', 'EncoderRate']
 
 # %% ../nbs/08_schedulers.ipynb #df6c334a
 def sched_warmup_cosine(lr_peak, n_epoch:float, warmup_epochs:float, lr_min=0.):
@@ -54,3 +54,14 @@ class LayerDecay:
         "Learning rate of each group for a peak `lr` (call after the Learner built its optimiser)."
         if self.scales is None: raise RuntimeError("LayerDecay.lrs needs the groups: create the Learner's optimiser first (learn.create_opt())")
         return lr * self.scales
+
+# %% ../nbs/08_schedulers.ipynb #8e1a0c02
+class EncoderRate:
+    "fastai splitter: the model's `encoder` at `fraction` of the rate of everything else (Hayat et al. appendix E: 0.1)."
+    def __init__(self, fraction:float=0.1):
+        if not fraction > 0: raise ValueError(f"the encoder's fraction of the rate must be positive, got {fraction}")
+        self.scales = np.array([fraction, 1.])
+
+    def __call__(self, model):
+        ids = {id(p) for p in model.encoder.parameters()}
+        return [list(model.encoder.parameters()), [p for p in model.parameters() if id(p) not in ids]]

@@ -19,18 +19,19 @@ from .files import partial_file, remove_stale_partials
 # %% auto #0
 __all__ = ['SIMULATOR_VERSION', 'SF11_SFD_RESCALE', 'POINT_SOURCE_DEPTH', 'ASINH_SOFTENING', 'NMGY_PER_ELECTRON',
            'PSF_WAVELENGTH_SLOPE', 'CLASS_NAMES', 'CONTAMINANT_NAMES', 'COSMOLOGY_PARAMS', 'Z_GRID', 'POPULATIONS',
-           'SCHECHTER', 'MOFFAT_BETA', 'STAR_TEMPERATURES', 'CHUNK', 'FIBER_RADIUS', 'SurveyConfig', 'cosmology',
-           'kcorrect_templates', 'sdss_filters', 'ab_maggies', 'PhysicsTables', 'physics_tables', 'population_coeffs',
-           'observed_nanomaggies', 'm_star', 'shen_half_light_kpc', 'sample_redshift_magnitude', 'draw_galaxies',
-           'psf_fwhm', 'sky_sigma', 'asinh_mag', 'asinh_flux', 'asinh_mag_err', 'aperture_weights', 'aperture_flux',
-           'petrosian_radius', 'galaxy_components', 'moffat_alpha', 'moffat_transform', 'draw_bands', 'draw_star',
-           'star_colours', 'wavelength_grid', 'spectrum_sigma', 'milky_way_extinction', 'galaxy_spectrum',
-           'pixel_noise', 'petrosian_photometry', 'contaminants', 'simulate_chunk', 'survey_schema',
+           'SCHECHTER', 'MOFFAT_BETA', 'STAR_TEMPERATURES', 'GZ2_MEDIAN_VOTES', 'GZ_SEEN_SNR', 'GZ_SEEN_RESOLUTION',
+           'GZ_UNSEEN_FEATURES', 'CHUNK', 'FIBER_RADIUS', 'SurveyConfig', 'cosmology', 'kcorrect_templates',
+           'sdss_filters', 'ab_maggies', 'PhysicsTables', 'physics_tables', 'population_coeffs', 'observed_nanomaggies',
+           'm_star', 'shen_half_light_kpc', 'sample_redshift_magnitude', 'draw_galaxies', 'psf_fwhm', 'sky_sigma',
+           'asinh_mag', 'asinh_flux', 'asinh_mag_err', 'aperture_weights', 'aperture_flux', 'petrosian_radius',
+           'galaxy_components', 'moffat_alpha', 'moffat_transform', 'draw_bands', 'draw_star', 'star_colours',
+           'wavelength_grid', 'spectrum_sigma', 'milky_way_extinction', 'galaxy_spectrum', 'pixel_noise',
+           'petrosian_photometry', 'contaminants', 'galaxy_zoo_votes', 'simulate_chunk', 'survey_schema',
            'default_survey_path', 'survey_config', 'make_survey', 'plot_class_grid', 'population_colour_track',
            'plot_survey_summary', 'save_previews', 'plot_spectra']
 
 # %% ../nbs/00_survey.ipynb #b37e7a6f
-SIMULATOR_VERSION = "1.0"
+SIMULATOR_VERSION = "1.1"   # 1.1: Galaxy Zoo 2 votes (gz_smooth, gz_votes); images and catalogues as in 1.0
 SF11_SFD_RESCALE = 0.86  # E(B-V)_true = 0.86 E(B-V)_SFD with Fitzpatrick (1999), R_V = 3.1 (SF11)
 POINT_SOURCE_DEPTH = dict(u=22.0, g=22.2, r=22.2, i=21.3, z=20.5)  # AB mag, 95% completeness (~5 sigma)
 ASINH_SOFTENING = dict(u=1.4e-10, g=0.9e-10, r=1.2e-10, i=1.8e-10, z=7.4e-10)  # SDSS "b", in maggies
@@ -454,6 +455,20 @@ def _random_offset(rng, cfg:SurveyConfig):
     r, phi = rng.uniform(8, cfg.size/2 - 2), rng.uniform(0, 2*np.pi)
     return (r*np.cos(phi), r*np.sin(phi))
 
+# %% ../nbs/00_survey.ipynb #9a6c0e02
+GZ2_MEDIAN_VOTES = 44      # classifications per galaxy, GZ2 main sample (Willett et al. 2013)
+GZ_SEEN_SNR, GZ_SEEN_RESOLUTION = 15., 0.5   # S/N and half-light radius / PSF FWHM at which half the features are seen
+GZ_UNSEEN_FEATURES = 0.1   # chance of a 'features or disk' vote for a galaxy a volunteer cannot make out
+
+def galaxy_zoo_votes(rng, bulge_frac, knot_frac, inclination, snr, resolution):
+    "GZ2 question 1 for galaxies with these properties (arrays): the fraction of votes for 'smooth' and the number of votes."
+    disk = (1 - bulge_frac) * (1 + np.sin(inclination))/2 + 2*knot_frac
+    features = 1/(1 + np.exp(-(disk - 0.4)/0.08))
+    seen = snr**2/(snr**2 + GZ_SEEN_SNR**2) * resolution**2/(resolution**2 + GZ_SEEN_RESOLUTION**2)
+    p = seen*features + (1 - seen)*GZ_UNSEEN_FEATURES
+    votes = np.maximum(10, rng.poisson(GZ2_MEDIAN_VOTES, np.shape(p)))
+    return 1 - rng.binomial(votes, p)/votes, votes
+
 # %% ../nbs/00_survey.ipynb #382cbaa9
 CHUNK = 64
 FIBER_RADIUS = 1.5  # arcsec (SDSS 3" fibres)
@@ -464,10 +479,10 @@ def _empty_chunk(n:int, cfg:SurveyConfig):
 def simulate_chunk(cfg:SurveyConfig, chunk:int):
     "All datasets of galaxies [chunk*CHUNK, min(n, (chunk+1)*CHUNK)) as a dict of arrays."
     n = min(CHUNK, cfg.n - chunk*CHUNK)
-    rng = np.random.default_rng([cfg.seed, chunk])
+    rng, votes_rng = np.random.default_rng([cfg.seed, chunk]), np.random.default_rng([cfg.seed, chunk, 1])
     sim, keep = dataclasses.replace(cfg, bands=SDSS_BANDS), [SDSS_BANDS.index(b) for b in cfg.bands]
     spec_sigma = spectrum_sigma(cfg)
-    res = _empty_chunk(n, cfg)
+    res, r = _empty_chunk(n, cfg), SDSS_BANDS.index('r')
     res['dec'] = np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(-5)), np.sin(np.radians(65)), n)))
     res['ra'] = rng.uniform(120, 250, n)   # an SDSS-like northern galactic cap
     k = 0
@@ -482,8 +497,8 @@ def simulate_chunk(cfg:SurveyConfig, chunk:int):
             flux, err, rp = petrosian_photometry(rng, img, sim)
             mag = np.array([asinh_mag(f, b) for f, b in zip(flux, SDSS_BANDS)])
             dered = mag - per_band(SF11_R)*ebv[i]
-            if dered[SDSS_BANDS.index('r')] > cfg.r_limit: continue   # fails the Petrosian magnitude limit
-            r_img = img[SDSS_BANDS.index('r')]
+            if dered[r] > cfg.r_limit: continue   # fails the Petrosian magnitude limit
+            r_img = img[r]
             fiber = aperture_flux(r_img, FIBER_RADIUS/cfg.pixel_scale) / max(r_img.sum(), 1e-30)
             noise = pixel_noise(rng, img, sim)
             cont, kind = contaminants(rng, fwhm[i], ebv[i], sim)
@@ -499,6 +514,8 @@ def simulate_chunk(cfg:SurveyConfig, chunk:int):
             res['petro_radius'][k], res['psf_fwhm'][k], res['contaminant'][k] = rp, fwhm[i][keep], kind
             res['spectrum'][k] = spec + rng.normal(0, 1, spec.shape).astype(np.float32)*spec_sigma
             res['spectrum_ivar'][k] = spec_sigma**-2
+            res['gz_smooth'][k], res['gz_votes'][k] = galaxy_zoo_votes(votes_rng, cat['bulge_frac'][i], cat['knot_frac'][i], cat['inclination'][i],
+                                                                      flux[r]/err[r], cat['hlr'][i]/fwhm[i][r])
             k += 1
             if k == n: break
     return res
@@ -523,6 +540,8 @@ def survey_schema(cfg:SurveyConfig):
         'petro_radius': ((), 'f4', 'arcsec', 'r-band Petrosian radius; the photometry aperture is twice it (at most the cutout half-width)'),
         'psf_fwhm': ((nb,), 'f4', 'arcsec', 'FWHM of the Moffat (beta = 3.5) PSF per band'),
         'contaminant': ((), 'i1', 'bit flags', '1: a neighbouring galaxy, 2: a star in the cutout'),
+        'gz_smooth': ((), 'f4', 'fraction', "Galaxy Zoo 2 question 1: fraction of the votes for 'smooth' (the rest: 'features or disk'), from B/T, inclination, knots, S/N and resolution"),
+        'gz_votes': ((), 'i2', 'count', 'number of Galaxy Zoo votes cast'),
         'spectrum': ((L,), 'f4', '1e-17 erg / (s cm2 Angstrom)', 'observed 3-arcsec fibre spectrum with noise'),
         'spectrum_ivar': ((L,), 'f4', '1e34 (s cm2 Angstrom / erg)^2', 'inverse variance of `spectrum`'),
     }

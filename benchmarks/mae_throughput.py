@@ -22,6 +22,7 @@ import argparse, json, statistics, tempfile, time
 from pathlib import Path
 
 import torch
+from common import matmul_rate
 from torch.profiler import profile, ProfilerActivity
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -79,14 +80,6 @@ def matmul_share(step, steps=3):
         for _ in range(steps): step()
         wall = time.perf_counter() - t
     return sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in MATMUL_OPS) / 1e6 / wall
-
-
-def matmul_rate(dtype, n=2048, repeats=5):
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    a @ b
-    t = time.perf_counter()
-    for _ in range(repeats): a @ b
-    return 2*n**3*repeats / (time.perf_counter() - t)
 
 
 def fastai_vs_bare(batches, rounds=3):
