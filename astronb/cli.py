@@ -13,7 +13,6 @@ from pathlib import Path
 
 from .experiment import (FINETUNE_PRESETS, FINETUNE_TARGETS, SCHEDULES, FinetuneConfig, PretrainConfig, Run, Runtime, PRETRAIN_METHODS, embedded_survey,
                                 evaluate, finetune, pretrain, quickstart, table4)
-from .data import read_survey
 from .represent import (LABEL_EFFICIENCY_METRICS, PROBES, SPLITS, embed, label_efficiency, map_figures, plot_label_efficiency, plot_similar, probe,
                                run_embeddings, similar)
 from .sdss import download_mgs
@@ -198,7 +197,7 @@ def _similar(a):
     emb = run_embeddings(a.source)
     rows, sims = similar(emb, a.query, a.k)
     for q, rs, ss in zip(a.query, rows, sims): print(f"{q}: " + '  '.join(f'{r} ({s:.3f})' for r, s in zip(rs[1:], ss[1:])))
-    if a.plot: plot_similar(read_survey(emb.attrs['survey']), rows, sims).savefig(a.plot, dpi=100); print(a.plot)
+    if a.plot: plot_similar(emb.data, rows, sims).savefig(a.plot, dpi=100); print(a.plot)
 
 def _label_efficiency(a):
     rows = label_efficiency(a.run, a.sizes, a.out, seeds=a.seeds, epochs=a.epochs, recipe=a.recipe, target=a.target, rt=Runtime(a.device))

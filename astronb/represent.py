@@ -112,11 +112,12 @@ def embed(run:Run, out, data=None, split:str='all', bs:int=256, precision:str='a
 # %% ../nbs/12_represent.ipynb #r0000014
 @dataclass
 class Embeddings:
-    "Features (N, D) of survey rows `rows`, with the identity of the run and survey that made them (`attrs`), read from `path`."
+    "Features (N, D) of survey rows `rows`, with the identity of the run and survey that made them (`attrs`), read from `path`, and that survey (`data`)."
     features: np.ndarray
     rows: np.ndarray
     attrs: dict
     path: Path
+    data: GalaxyData                # the survey, checked against `attrs`: where probes and plots find labels and images
 
     @property
     def split_seed(self) -> int: return int(self.attrs['split_seed'])
@@ -134,14 +135,14 @@ def read_embeddings(path, data:GalaxyData=None) -> Embeddings:
         with h5py.File(path, 'r') as f:
             missing = [k for k in ('embeddings', 'row') if k not in f]
             if missing: raise ValueError(f"{path}: not an astronb embedding file (no {', '.join(missing)})")
-            emb = Embeddings(f['embeddings'][:], f['row'][:], dict(f.attrs), path)
+            features, rows, attrs = f['embeddings'][:], f['row'][:], dict(f.attrs)
     except OSError as e: raise ValueError(f"{path}: not a readable HDF5 file ({e})") from None
-    data = data if data is not None else read_survey(emb.attrs['survey'])
-    if emb.attrs['survey_rows'] != len(data):
-        raise ValueError(f"{path}: made from a survey of {emb.attrs['survey_rows']} rows, but {data.source} has {len(data)}")
-    if emb.attrs['survey_identity'] != survey_identity(data.source):
-        raise ValueError(f"{path}: made from another survey ({emb.attrs['survey_identity']}) than {data.source} ({survey_identity(data.source)})")
-    return emb
+    data = data if data is not None else read_survey(attrs['survey'])
+    if attrs['survey_rows'] != len(data):
+        raise ValueError(f"{path}: made from a survey of {attrs['survey_rows']} rows, but {data.source} has {len(data)}")
+    if attrs['survey_identity'] != survey_identity(data.source):
+        raise ValueError(f"{path}: made from another survey ({attrs['survey_identity']}) than {data.source} ({survey_identity(data.source)})")
+    return Embeddings(features, rows, attrs, path, data)
 
 # %% ../nbs/12_represent.ipynb #r0000040
 def run_embeddings(source, rt:Runtime=Runtime()) -> Embeddings:
@@ -238,7 +239,7 @@ PROBES = ('knn', 'linear')
 def probe(emb:Embeddings, target:str='z', method:str='knn', data:GalaxyData=None, k:int=16, labels:int=None, label_seed:int=0) -> ProbeResult:
     "Fit a `method` probe ('knn' or 'linear') of column `target` on `emb`'s training galaxies (or `labels` of them) and score it on the test set."
     if method not in PROBES: raise ValueError(f"method={method!r}: one of {PROBES}")
-    data = data if data is not None else read_survey(emb.attrs['survey'])
+    data = data if data is not None else emb.data
     kind, split = target_kind(target), probe_split(emb)
     y, ok = target_values(data, target, emb.rows)
     train, test = split['train'][ok[split['train']]], split['test'][ok[split['test']]]
@@ -397,7 +398,7 @@ def map_figures(emb:Embeddings, out, columns=('z', 'stellar_mass', 'gz_smooth', 
     "UMAP figures of `emb` into folder `out` (PNG): maps coloured by `columns`, mosaics and, with `pixels`, the stationarity plot; returns the figures' paths and, with `pixels`, the distances moved."
     import matplotlib.pyplot as plt
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    data = read_survey(emb.attrs['survey'])
+    data = emb.data
     fit = np.sort(np.random.default_rng(seed).permutation(len(emb.rows))[:n_fit])
     rows, maps, res = emb.rows[fit], {'representations': umap_map(emb.features[fit], seed)}, {}
     if pixels:
