@@ -27,11 +27,11 @@ from .survey import SurveyConfig, make_survey
 from .vit import ViTConfig, ViTEncoder
 
 # %% auto #0
-__all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'RUN_FORMAT', 'SCHEDULES', 'FINETUNE_TARGETS', 'FINETUNE_PRESETS', 'PretrainMethod',
-           'register_method', 'embedded_survey', 'PretrainConfig', 'FinetuneConfig', 'finetune_preset', 'run_config',
-           'upgrade_config', 'Run', 'build_model', 'Runtime', 'training_callbacks', 'pretrain', 'label_pool',
-           'draw_labels', 'RedshiftData', 'redshift_data', 'finetune', 'predict', 'evaluate', 'plot_runs', 'experiment',
-           'quickstart', 'table4']
+__all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'RUN_FORMAT', 'SCHEDULES', 'FINETUNE_TARGETS', 'FINETUNE_PRESETS', 'TARGET_KINDS',
+           'PretrainMethod', 'register_method', 'embedded_survey', 'PretrainConfig', 'FinetuneConfig',
+           'finetune_preset', 'run_config', 'upgrade_config', 'Run', 'build_model', 'Runtime', 'training_callbacks',
+           'pretrain', 'target_kind', 'usable_labels', 'label_pool', 'draw_labels', 'RedshiftData', 'redshift_data',
+           'finetune', 'predict', 'evaluate', 'plot_runs', 'experiment', 'quickstart', 'table4']
 
 # %% ../nbs/11_experiment.ipynb #36b18a9f
 @dataclass(frozen=True)
@@ -292,6 +292,18 @@ def pretrain(cfg:PretrainConfig, out, resume:bool=False, rt:Runtime=Runtime()) -
     return Run(out)
 
 # %% ../nbs/11_experiment.ipynb #50a7c084
+TARGET_KINDS = dict(z='redshift', gz_smooth='votes', label='classes')    # any other catalogue number: 'property'
+
+def target_kind(name:str) -> str: return TARGET_KINDS.get(name, 'property')
+
+def usable_labels(y, name:str) -> np.ndarray:
+    "Mask of the usable values `y` of label column `name`: finite, no sentinel (-999 or below), non-negative for redshifts, classes and vote fractions, at most 1 for vote fractions."
+    kind, v = target_kind(name), np.asarray(y, dtype=float)
+    ok = np.isfinite(v) & (v > -999)
+    if kind != 'property': ok &= v >= 0
+    if kind == 'votes': ok &= v <= 1
+    return ok
+
 def label_pool(split:dict) -> np.ndarray:
     "Every item of `split` outside its 'valid' and 'test' sets: where label-efficiency runs draw their labelled galaxies."
     return np.sort(np.concatenate([v for k, v in split.items() if k not in ('valid', 'test')]))
@@ -305,8 +317,7 @@ def draw_labels(pool, n:int, seed:int, source:str) -> np.ndarray:
 def _labelled_split(data, split:dict, magnitudes:bool, labels:int=None, label_seed:int=0, target:str='z') -> dict:
     """The labelled train/valid/test items of `split`, without rows whose `target` (a redshift, or a vote fraction) or magnitudes are
     missing or sentinel; with `labels`, the training items are that many drawn from everything outside 'valid' and 'test'."""
-    y = np.asarray(data.column(target), dtype=float)
-    ok = np.isfinite(y) & (y >= 0) & ((y <= 1) if target == 'gz_smooth' else True)
+    ok = usable_labels(data.column(target), target)
     if magnitudes: ok &= usable_magnitudes(data.column('dered_mag')).all(1)
     if labels: split = dict(train=draw_labels(label_pool({k: v[ok[v]] for k, v in split.items()}), labels, label_seed, data.source),
                             valid=split['valid'], test=split['test'])

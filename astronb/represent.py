@@ -16,16 +16,17 @@ import torch
 from .augment import CenterCrop, band_mad, rotate, shifted_crop
 from .bands import lupton_rgb
 from .data import GalaxyData, astromae_split, pretrain_dls, read_survey
-from .experiment import FINETUNE_PRESETS, FinetuneConfig, Run, Runtime, draw_labels, finetune, finetune_preset, label_pool
+from .experiment import (FINETUNE_PRESETS, FinetuneConfig, Run, Runtime, draw_labels, finetune, finetune_preset, label_pool,
+                                target_kind, usable_labels)
 from .metrics import classification_report, photoz_report, property_report, vote_report
 
 # %% auto #0
-__all__ = ['SPLITS', 'TARGETS', 'PROBES', 'AUGMENTATION_SWEEPS', 'LABEL_EFFICIENCY_METHODS', 'LABEL_EFFICIENCY_METRICS',
-           'split_rows', 'survey_identity', 'auto_precision', 'embed', 'Embeddings', 'read_embeddings',
-           'run_embeddings', 'embeddings_run', 'target_kind', 'target_values', 'probe_split', 'knn_predict',
-           'linear_predict', 'score', 'ProbeResult', 'probe', 'SimilarityIndex', 'similar', 'plot_similar', 'umap_map',
-           'run_images', 'pixel_features', 'plot_map', 'plot_mosaic', 'augmentation_sweep', 'stationarity',
-           'plot_stationarity', 'map_figures', 'label_efficiency', 'plot_label_efficiency']
+__all__ = ['SPLITS', 'PROBES', 'AUGMENTATION_SWEEPS', 'LABEL_EFFICIENCY_METHODS', 'LABEL_EFFICIENCY_METRICS', 'split_rows',
+           'survey_identity', 'auto_precision', 'embed', 'Embeddings', 'read_embeddings', 'run_embeddings',
+           'embeddings_run', 'target_values', 'probe_split', 'knn_predict', 'linear_predict', 'score', 'ProbeResult',
+           'probe', 'SimilarityIndex', 'similar', 'plot_similar', 'umap_map', 'run_images', 'pixel_features',
+           'plot_map', 'plot_mosaic', 'augmentation_sweep', 'stationarity', 'plot_stationarity', 'map_figures',
+           'label_efficiency', 'plot_label_efficiency']
 
 # %% ../nbs/12_represent.ipynb #r0000007
 SPLITS = ('all', 'pretrain', 'pretrain_valid', 'train', 'valid', 'test')
@@ -164,18 +165,11 @@ def embeddings_run(emb:Embeddings) -> Run:
     return run
 
 # %% ../nbs/12_represent.ipynb #r0000017
-TARGETS = dict(z='redshift', gz_smooth='votes', label='classes')
-
-def target_kind(name:str) -> str: return TARGETS.get(name, 'property')
-
 def target_values(data:GalaxyData, name:str, rows) -> tuple:
     "Labels of column `name` at survey `rows` and the mask of the usable ones (a warning counts the others)."
     y = np.asarray(data.column(name))[np.asarray(rows)]
     if y.ndim != 1: raise ValueError(f"{data.source}: column '{name}' has {y.shape[1:]} values per galaxy; a probe predicts one")
-    kind, v = target_kind(name), y.astype(float)
-    ok = np.isfinite(v) & (v > -999)
-    if kind in ('redshift', 'classes'): ok &= v >= 0
-    if kind == 'votes': ok &= v <= 1
+    ok = usable_labels(y, name)
     if (bad := (~ok).sum()): warnings.warn(f"{data.source}: {bad} of {len(y)} galaxies without a usable '{name}' left out")
     return y, ok
 
