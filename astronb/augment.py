@@ -13,9 +13,9 @@ from fastai.data.all import ItemTransform
 from .bands import SDSS_BANDS, SDSS_PIXEL_SCALE, SF11_R, EFFECTIVE_WAVELENGTH
 
 # %% auto #0
-__all__ = ['Augmentation', 'rotate', 'Rotate', 'Flip', 'CenterCrop', 'shifted_crop', 'JitterCrop', 'GaussianNoise', 'MADNoise',
-           'band_mad', 'extinction_coefficients', 'deredden', 'Redden', 'PSFBlur', 'AugmentBatch',
-           'hayat_augmentations', 'astromae_augmentations']
+__all__ = ['HAYAT_AUGMENTATIONS', 'HAYAT_BEST', 'Augmentation', 'rotate', 'Rotate', 'Flip', 'CenterCrop', 'shifted_crop',
+           'JitterCrop', 'GaussianNoise', 'MADNoise', 'band_mad', 'extinction_coefficients', 'deredden', 'Redden',
+           'PSFBlur', 'AugmentBatch', 'hayat_augmentations', 'astromae_augmentations']
 
 # %% ../nbs/02_augment.ipynb #2a92098f
 class Augmentation:
@@ -171,9 +171,16 @@ class AugmentBatch(ItemTransform):
         views = tuple(self.augment(x) for _ in range(self.views))
         return views + rest
 
-def hayat_augmentations(mad, bands:str=SDSS_BANDS, crop:int=64, max_shift:int=7, psf:bool=False):
-    "Hayat et al. (2021): reddening, (PSF), any rotation, jitter-crop, MAD noise (their best set omits the PSF)."
-    return [Redden(bands)] + ([PSFBlur(bands)] if psf else []) + [Rotate(180.), JitterCrop(crop, max_shift), MADNoise(mad)]
+HAYAT_AUGMENTATIONS = ('reddening', 'psf', 'rotation', 'jitter', 'noise')   # Hayat et al. section 2, in the order they are applied
+HAYAT_BEST = ('reddening', 'rotation', 'jitter', 'noise')                    # their best set (appendix D): all but the PSF
+
+def hayat_augmentations(mad, bands:str=SDSS_BANDS, crop:int=64, max_shift:int=7, which=HAYAT_BEST, pixel_scale:float=SDSS_PIXEL_SCALE):
+    "Hayat et al. (2021): the augmentations `which` of reddening, PSF, any rotation, jitter-crop (else a centre crop) and MAD noise."
+    unknown = sorted(set(which) - set(HAYAT_AUGMENTATIONS))
+    if unknown: raise ValueError(f"unknown augmentation(s) {unknown}; Hayat et al.'s are {', '.join(HAYAT_AUGMENTATIONS)}")
+    make = dict(reddening=lambda: Redden(bands), psf=lambda: PSFBlur(bands, pixel_scale), rotation=lambda: Rotate(180.),
+                jitter=lambda: JitterCrop(crop, max_shift), noise=lambda: MADNoise(mad))
+    return [make[k]() for k in HAYAT_AUGMENTATIONS if k in which] + ([] if 'jitter' in which else [CenterCrop(crop)])
 
 def astromae_augmentations(noise:float=0., crop:int=32):
     "AstroMAE (section III.A): rotation up to 45°, flips, centre crop to `crop`; Gaussian `noise` σ when fine-tuning (0.05; 0.20 in its second experiment), none in pretraining."

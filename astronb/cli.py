@@ -11,7 +11,7 @@ __all__ = ['overrides', 'pretrain_config', 'finetune_config', 'parser', 'main']
 import argparse, ast
 from pathlib import Path
 
-from .experiment import (FINETUNE_PRESETS, FINETUNE_TARGETS, SCHEDULES, FinetuneConfig, PretrainConfig, Run, Runtime, PRETRAIN_METHODS, embedded_survey,
+from .experiment import (FINETUNE_AUGMENTS, FINETUNE_PRESETS, FINETUNE_TARGETS, SCHEDULES, FinetuneConfig, PretrainConfig, Run, Runtime, PRETRAIN_METHODS, embedded_survey,
                                 evaluate, finetune, pretrain, quickstart, table4)
 from .represent import (LABEL_EFFICIENCY_METRICS, PROBES, SPLITS, embed, label_efficiency, map_figures, plot_label_efficiency, plot_similar, probe,
                                run_embeddings, similar)
@@ -42,8 +42,8 @@ def pretrain_config(a) -> PretrainConfig:
     return PretrainConfig(_survey(a), method=a.method, preset=a.preset, overrides=overrides(a.set), epochs=a.epochs, bs=a.bs,
                           lr=a.lr, seed=a.seed, precision=a.precision, ema=a.ema)
 
-_RECIPE = ('epochs', 'bs', 'lr', 'wd', 'noise', 'ema', 'schedule', 'warmup_epochs', 'milestones', 'layer_decay', 'encoder_lr', 'drop_path',
-           'labels', 'label_seed', 'bins', 'target')
+_RECIPE = ('epochs', 'bs', 'lr', 'wd', 'noise', 'augment', 'ema', 'schedule', 'warmup_epochs', 'milestones', 'layer_decay', 'encoder_lr',
+           'drop_path', 'labels', 'label_seed', 'bins', 'target')
 
 def finetune_config(a) -> FinetuneConfig:
     """The `FinetuneConfig` of `astronb finetune`'s options: a catalogue, or a pretraining run (its survey by default), or a survey;
@@ -56,7 +56,7 @@ def finetune_config(a) -> FinetuneConfig:
     recipe = {**(FINETUNE_PRESETS[a.recipe] if a.recipe else {}), **{k: getattr(a, k) for k in _RECIPE if getattr(a, k) is not None}}
     if a.target == 'gz_smooth' and a.bins is None: recipe['bins'] = None     # a recipe's redshift bins do not apply to vote fractions
     return FinetuneConfig(**{**recipe, 'seed': a.seed if a.seed is not None else recipe.get('seed')}, arch=arch, pretrained=a.pretrained,
-                          data=data, vit_preset=a.vit_preset, colours=a.colours, precision=a.precision, **cat)
+                          data=data, vit_preset=a.vit_preset, backbone=a.backbone, colours=a.colours, precision=a.precision, **cat)
 
 def _experiment_kw(a) -> dict:
     return dict(pretrain_epochs=a.pretrain_epochs, finetune_epochs=a.finetune_epochs, lr=a.lr, bs=a.bs, precision=a.precision, rt=_runtime(a))
@@ -117,9 +117,10 @@ def _survey_parsers(sub):
                                          f"{download_mgs(a.out, a.n, a.cache, a.size, a.data_release, a.force)}"))
 
 def _training_parsers(sub):
-    pre = sub.add_parser('pretrain', help='self-supervised pretraining (masked autoencoder: AstroMAE, C-MAE presets) with checkpoints and resume')
+    pre = sub.add_parser('pretrain', help='self-supervised pretraining (masked autoencoder: AstroMAE, C-MAE; momentum contrast: Hayat et al.) with checkpoints and resume')
     pre.add_argument('--method', default='mae', choices=list(PRETRAIN_METHODS), help='self-supervised method')
-    pre.add_argument('--preset', required=True, help='astromae_plain, astromae_pcm, cmae_vit_b/l/h, tiny_plain, tiny_pcm')
+    pre.add_argument('--preset', required=True, help='mae: astromae_plain, astromae_pcm, cmae_vit_b/l/h, tiny_plain, tiny_pcm; '
+                                                      'moco: hayat_resnet50, cpu_resnet18, cpu_vit')
     _run_args(pre, data_help='survey HDF5 file (default: the embedded survey of --n galaxies)')
     pre.add_argument('--epochs', type=int, default=None, help="default: the preset's")
     pre.add_argument('--lr', type=float, default=None, help="peak learning rate (default: the preset's, scaled to --bs)")
@@ -128,7 +129,8 @@ def _training_parsers(sub):
     pre.add_argument('--workers', type=int, default=0, help='data-loader processes')
     pre.set_defaults(func=lambda a: pretrain(pretrain_config(a), a.out, resume=a.resume, rt=_runtime(a)))
     ft = sub.add_parser('finetune', help="redshift fine-tuning of a Table IV architecture (AstroMAE Table I recipe), or of the magnitude-only network on a catalogue")
-    ft.add_argument('--arch', default=None, help="a Table IV name, e.g. 'pcm-AstroMAE', 'from-scratch plain-ViT', 'Henghes et al.'; or 'magnitude-only'")
+    ft.add_argument('--arch', default=None, help="a Table IV name, e.g. 'pcm-AstroMAE', 'from-scratch plain-ViT', 'Henghes et al.'; "
+                    "'Hayat et al.' (any pretrained encoder, one linear layer), 'from-scratch Hayat et al.' (with --backbone); or 'magnitude-only'")
     ft.add_argument('--pretrained', type=Path, default=None, help='pretraining run whose encoder to fine-tune (its survey and split are used)')
     _run_args(ft, data_help="survey file (default: the pretraining run's, or the embedded survey of --n)")
     ft.add_argument('--catalogue', type=Path, default=None, help='a FITS, HDF5 or Parquet table: photo-z from magnitudes alone (magnitude-only)')
@@ -137,12 +139,15 @@ def _training_parsers(sub):
     ft.add_argument('--z-col', default='z', help="the catalogue's spectroscopic redshift column")
     ft.add_argument('--colours', action='store_true', help='the magnitude block also reads the colours of adjacent bands')
     ft.add_argument('--vit-preset', default='astromae_plain', help='encoder shape of from-scratch ViTs (an MAE preset)')
+    ft.add_argument('--backbone', default=None, help="encoder of 'from-scratch Hayat et al.': a MoCo preset (e.g. hayat_resnet50)")
     ft.add_argument('--recipe', default=None, choices=list(FINETUNE_PRESETS), help='a fine-tuning preset (e.g. cmae_table10); options below override it')
     ft.set_defaults(bs=None)
     ft.add_argument('--epochs', type=int, default=None, help='default 20')
     ft.add_argument('--lr', type=float, default=None, help='peak learning rate (default 1e-4, Table I)')
     ft.add_argument('--wd', type=float, default=None, help='AdamW weight decay (default 0.005, Table I)')
     ft.add_argument('--noise', type=float, default=None, help='Gaussian noise sigma of the augmentations (default 0.05, section III.A)')
+    ft.add_argument('--augment', default=None, choices=list(FINETUNE_AUGMENTS), help="astromae (default: rotation to 45 deg, flips, noise) or "
+                    "hayat (dereddened, any rotation, jitter-crop)")
     ft.add_argument('--schedule', default=None, choices=list(SCHEDULES), help='default cyclic (AstroMAE); warmup_cosine (C-MAE); multistep (Hayat)')
     ft.add_argument('--warmup-epochs', type=float, default=None)
     ft.add_argument('--milestones', type=float, nargs='+', default=None, help='multistep: fractions of the epochs where the rate drops 10x (default 0.6 0.9)')
@@ -200,7 +205,8 @@ def _similar(a):
     if a.plot: plot_similar(emb.data, rows, sims).savefig(a.plot, dpi=100); print(a.plot)
 
 def _label_efficiency(a):
-    rows = label_efficiency(a.run, a.sizes, a.out, seeds=a.seeds, epochs=a.epochs, recipe=a.recipe, target=a.target, rt=Runtime(a.device))
+    rows = label_efficiency(a.run, a.sizes, a.out, seeds=a.seeds, epochs=a.epochs, recipe=a.recipe, target=a.target, rt=Runtime(a.device),
+                            **({'augment': a.augment} if a.augment else {}))
     plot_label_efficiency(rows, LABEL_EFFICIENCY_METRICS[a.target]).savefig(Path(a.out)/'label_efficiency.png', dpi=100)
     print(Path(a.out)/'label_efficiency.png')
 
@@ -237,6 +243,7 @@ def _represent_parsers(sub):
     le.add_argument('--epochs', type=int, default=20)
     le.add_argument('--recipe', default='hayat_appendix_e', choices=list(FINETUNE_PRESETS))
     le.add_argument('--target', default='z', choices=list(FINETUNE_TARGETS), help="z, or gz_smooth: the Galaxy Zoo fraction voting 'smooth'")
+    le.add_argument('--augment', default=None, choices=list(FINETUNE_AUGMENTS), help="fine-tuning augmentations (default: the recipe's)")
     le.add_argument('--device', default=None)
     le.set_defaults(func=_label_efficiency)
 

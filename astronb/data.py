@@ -356,7 +356,7 @@ def _batch_tfms(augs=(), valid_augs=(), views:int=1, seed:int=0):
     "Training augmentations (or views) and deterministic validation transforms as fastai batch transforms."
     from astronb.augment import AugmentBatch
     tfms = [AugmentBatch(augs, views=views, seed=seed)] if augs or views > 1 else []
-    return tfms + ([AugmentBatch(valid_augs, split_idx=1)] if valid_augs else [])
+    return tfms + ([AugmentBatch(valid_augs, views=views, split_idx=1)] if valid_augs or views > 1 else [])
 
 @dataclass
 class LoaderSpec:

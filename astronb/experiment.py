@@ -14,24 +14,26 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .augment import CenterCrop, astromae_augmentations
+from .augment import CenterCrop, JitterCrop, Rotate, astromae_augmentations
+from .backbones import build_encoder, encoder_config, encoder_spec, with_drop_path
 from .bands import usable_magnitudes
 from .checkpoint import fit_run, latest_checkpoint, read_checkpoint, model_weights
 from .data import astromae_split, catalogue_dls, catalogue_inputs, pretrain_dls, random_split, read_catalogue, read_survey, redshift_dls
 from .heads import ARCHITECTURES, TABLE_IV, redshift_net
 from .learner import Autocast, Compile, EMA, NaNGuard
 from .mae import MAE, MAEConfig, MAE_PRESETS, extract_encoder, mae_learner, mae_preset, mae_schedule, plot_reconstructions, reconstruction_baselines
+from .moco import MoCo, MoCoConfig, MOCO_PRESETS, contrastive_scores, moco_dls, moco_encoder, moco_learner, moco_preset, moco_schedule
 from .metrics import photoz_metrics, photoz_report, plot_redshift_density, vote_metrics, vote_report
 from .schedulers import EncoderRate, LayerDecay, sched_cyclic, sched_multistep, sched_warmup_cosine
 from .survey import SurveyConfig, make_survey
-from .vit import ViTConfig, ViTEncoder
 
 # %% auto #0
-__all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'RUN_FORMAT', 'SCHEDULES', 'FINETUNE_TARGETS', 'FINETUNE_PRESETS', 'TARGET_KINDS',
-           'PretrainMethod', 'register_method', 'embedded_survey', 'PretrainConfig', 'FinetuneConfig',
-           'finetune_preset', 'run_config', 'upgrade_config', 'Run', 'build_model', 'Runtime', 'training_callbacks',
-           'pretrain', 'target_kind', 'usable_labels', 'label_pool', 'draw_labels', 'RedshiftData', 'redshift_data',
-           'finetune', 'predict', 'evaluate', 'plot_runs', 'experiment', 'quickstart', 'table4']
+__all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'RUN_FORMAT', 'SCHEDULES', 'FINETUNE_AUGMENTS', 'FINETUNE_TARGETS',
+           'FINETUNE_PRESETS', 'TARGET_KINDS', 'PretrainMethod', 'register_method', 'embedded_survey', 'PretrainConfig',
+           'FinetuneConfig', 'finetune_preset', 'run_config', 'upgrade_config', 'Run', 'build_model', 'Runtime',
+           'training_callbacks', 'pretrain', 'target_kind', 'usable_labels', 'label_pool', 'draw_labels',
+           'RedshiftData', 'redshift_data', 'finetune', 'predict', 'evaluate', 'plot_runs', 'experiment', 'quickstart',
+           'table4']
 
 # %% ../nbs/11_experiment.ipynb #36b18a9f
 @dataclass(frozen=True)
@@ -60,6 +62,11 @@ register_method('mae', PretrainMethod(
     loaders=lambda data, split, cfg, **spec: pretrain_dls(data, split, augs=astromae_augmentations(crop=cfg.encoder.img_size),
                                                          valid_augs=[CenterCrop(cfg.encoder.img_size)], **spec),
     encoder=extract_encoder, evaluate=reconstruction_baselines, in_chans=lambda cfg: cfg.encoder.in_chans))
+
+register_method('moco', PretrainMethod(
+    preset=moco_preset, presets=MOCO_PRESETS, config=lambda d: MoCoConfig(**d), model=MoCo,
+    learner=lambda dls, cfg, cbs: moco_learner(dls, cfg, cbs=cbs), schedule=moco_schedule, loaders=moco_dls,
+    encoder=moco_encoder, evaluate=contrastive_scores, in_chans=lambda cfg: cfg.encoder.in_chans))
 
 # %% ../nbs/11_experiment.ipynb #4015604f
 PRECISIONS = ('fp32', 'bf16', 'fp16')
@@ -108,6 +115,7 @@ class FinetuneConfig:
     pretrained: str = None                      # pretraining run folder (read once; its encoder is copied into this run)
     data: str = None                            # survey file (default: the pretraining run's), or catalogue for 'magnitude-only'
     vit_preset: str = 'astromae_plain'          # encoder shape of from-scratch ViTs (an MAE preset)
+    backbone: object = None                     # encoder of 'from-scratch Hayat et al.': a MoCo preset's name, or an encoder spec (astronb.backbones)
     mag_cols: tuple = ('dered_mag',)            # catalogue columns of the magnitudes: one per band, or one 2-d column
     err_cols: tuple = ()                        # their errors, as inputs of the magnitude block
     z_col: str = 'z'
@@ -118,6 +126,7 @@ class FinetuneConfig:
     lr: float = 1e-4                            # peak of the cyclic schedule
     wd: float = 0.005
     noise: float = 0.05                         # Gaussian noise sigma of the augmentations (AstroMAE section III.A)
+    augment: str = 'astromae'                   # 'astromae': rotation to 45 deg, flips, noise; 'hayat': dereddened, any rotation, jitter-crop (Hayat appendix E)
     bins: int = None                            # Pasquet et al.'s binned output, e.g. 180 over 0 <= z <= 0.4
     seed: int = None                            # default: the pretraining run's (it fixes the split), else 42
     precision: str = 'fp32'
@@ -145,7 +154,12 @@ class FinetuneConfig:
         _check(self, 'arch', self.arch in ARCHITECTURES, f"known architectures: {', '.join(ARCHITECTURES)}")
         _check(self, 'precision', self.precision in PRECISIONS, f"one of {PRECISIONS}")
         _check(self, 'vit_preset', self.vit_preset in MAE_PRESETS, f"an MAE preset: {', '.join(MAE_PRESETS)}")
+        _check(self, 'augment', self.augment in FINETUNE_AUGMENTS, f"one of {FINETUNE_AUGMENTS}")
         layer, pretrained, *_ = ARCHITECTURES[self.arch]
+        _check(self, 'backbone', bool(self.backbone) == (layer == 'any' and not pretrained),
+               f"the encoder of 'from-scratch Hayat et al.' (a MoCo preset: {', '.join(MOCO_PRESETS)}; or an encoder spec), and of no other architecture")
+        if isinstance(self.backbone, str): _check(self, 'backbone', self.backbone in MOCO_PRESETS, f"a MoCo preset: {', '.join(MOCO_PRESETS)}")
+        elif self.backbone: self.backbone = encoder_spec(encoder_config(self.backbone))
         _check(self, 'encoder_lr', not self.encoder_lr or layer, f"{self.arch} has no ViT encoder")
         _check(self, 'pretrained', bool(self.pretrained) == pretrained,
                f"{self.arch} {'fine-tunes a pretrained encoder: give the pretraining run' if pretrained else 'trains from scratch: give no pretraining run'}")
@@ -157,6 +171,7 @@ class FinetuneConfig:
     def images(self) -> bool: return self.arch != 'magnitude-only'
 
 SCHEDULES = ('cyclic', 'warmup_cosine', 'multistep')
+FINETUNE_AUGMENTS = ('astromae', 'hayat')
 FINETUNE_TARGETS = ('z', 'gz_smooth')
 
 FINETUNE_PRESETS = dict(
@@ -240,7 +255,7 @@ class Run:
         return self._preds[split]
 
 # %% ../nbs/11_experiment.ipynb #b4210eea
-def _encoder_of(cfg:dict): return None if cfg is None else ViTEncoder(ViTConfig(**cfg))
+def _encoder_of(spec:dict): return None if spec is None else build_encoder(spec)
 
 def build_model(config:dict):
     "The network of a stored run config, untrained: the method's model for pretraining, the redshift network for fine-tuning."
@@ -250,7 +265,7 @@ def build_model(config:dict):
     m = config['model']
     layer, pretrained, *_ = ARCHITECTURES[m['arch']]
     enc = _encoder_of(m['encoder'])
-    return redshift_net(m['arch'], encoder=enc if pretrained else None, vit=enc.cfg if enc is not None and not pretrained else None,
+    return redshift_net(m['arch'], encoder=enc if pretrained or layer == 'any' else None, vit=enc.cfg if enc is not None and not pretrained else None,
                         in_chans=m['in_chans'], n_mags=m['n_mags'], n_bins=m['bins'], colours=m['colours'], mag_errors=m['mag_errors'])
 
 # %% ../nbs/11_experiment.ipynb #0f7ba1b8
@@ -351,10 +366,10 @@ class RedshiftData:
     def dls(self, cfg:FinetuneConfig, valid:str='valid', stats:dict=None, device=None, crop:int=None):
         "Loaders with `valid` as the validation split (deterministic), normalised with `stats` (default: the training images')."
         if not cfg.images: return catalogue_dls(self.source, self.split, valid=valid, bs=cfg.bs, seed=cfg.seed, device=device)
-        mags = ARCHITECTURES[cfg.arch][3]
+        mags, hayat = ARCHITECTURES[cfg.arch][3], cfg.augment == 'hayat'
+        augs = [Rotate(180.), JitterCrop(crop, 7)] if hayat else astromae_augmentations(noise=cfg.noise, crop=crop)
         return redshift_dls(self.source, self.split, valid=valid, bs=cfg.bs, magnitudes='dered_mag' if mags else None, target=cfg.target,
-                            augs=astromae_augmentations(noise=cfg.noise, crop=crop), valid_augs=[CenterCrop(crop)],
-                            seed=cfg.seed, stats=stats, device=device)
+                            augs=augs, valid_augs=[CenterCrop(crop)], deredden=hayat, seed=cfg.seed, stats=stats, device=device)
 
 def redshift_data(cfg:FinetuneConfig) -> RedshiftData:
     "Read the survey or catalogue of `cfg`, split it, and check its redshifts and magnitudes before any training."
@@ -371,13 +386,6 @@ def redshift_data(cfg:FinetuneConfig) -> RedshiftData:
     if cfg.labels: split['train'] = draw_labels(split['train'], cfg.labels, cfg.label_seed, cat['source'])
     return RedshiftData(cat, split, cat['mag'].shape[1])
 
-def _with_drop_path(encoder:ViTEncoder, rate:float) -> ViTEncoder:
-    "`encoder`, or a copy whose blocks drop their residual branches at `rate` (stochastic depth; it has no weights)."
-    if rate == encoder.cfg.drop_path: return encoder
-    new = ViTEncoder(replace(encoder.cfg, drop_path=rate))
-    new.load_state_dict(encoder.state_dict())
-    return new
-
 def _schedule(cfg:FinetuneConfig, learn):
     "The learning-rate schedule of `cfg`, one rate per parameter group of `learn` (scaled by layer-wise decay or the encoder's fraction)."
     base = dict(cyclic=lambda: sched_cyclic(cfg.lr, cfg.epochs),
@@ -393,11 +401,15 @@ def _new_network(cfg:FinetuneConfig, rd:RedshiftData, pre:Run=None):
     encoder, vit = None, replace(mae_preset(cfg.vit_preset).encoder, drop_path=cfg.drop_path)
     if pre is not None:
         if pre.kind != 'pretrain': raise ValueError(f"{cfg.pretrained}: not a pretraining run")
-        encoder = _with_drop_path(pre.encoder(), cfg.drop_path)
-        if encoder.cfg.in_chans != rd.in_chans: raise ValueError(f"{cfg.data}: {rd.in_chans} bands, the encoder reads {encoder.cfg.in_chans}")
+        encoder = with_drop_path(pre.encoder(), cfg.drop_path)
+    elif cfg.backbone:      # Hayat et al.'s supervised baseline: their encoder's shape, untrained
+        spec = moco_preset(cfg.backbone).backbone if isinstance(cfg.backbone, str) else cfg.backbone
+        encoder = build_encoder({**spec, 'drop_path': cfg.drop_path})
+    if encoder is not None and encoder.cfg.in_chans != rd.in_chans:
+        raise ValueError(f"{cfg.data}: {rd.in_chans} bands, the encoder reads {encoder.cfg.in_chans}")
     net = redshift_net(cfg.arch, encoder=encoder, vit=vit, in_chans=rd.in_chans or 5, n_mags=rd.n_mags or 5, n_bins=cfg.bins,
                        colours=cfg.colours, mag_errors=bool(cfg.err_cols))
-    model = dict(arch=cfg.arch, encoder=asdict(net.encoder.cfg) if net.encoder is not None else None, in_chans=rd.in_chans or 5,
+    model = dict(arch=cfg.arch, encoder=encoder_spec(net.encoder) if net.encoder is not None else None, in_chans=rd.in_chans or 5,
                  crop=net.encoder.cfg.img_size if net.encoder is not None else vit.img_size, n_mags=rd.n_mags or 5, bins=cfg.bins,
                  colours=cfg.colours, mag_errors=bool(cfg.err_cols))
     return net, model

@@ -135,7 +135,7 @@ class RedshiftNet(nn.Module):
         self.encoder, self.inception, self.magnitude = encoder, inception, magnitude
         self.freeze_encoder, self.bins = freeze_encoder and encoder is not None, RedshiftBins(n_bins) if n_bins else None
         n_out, alone = n_bins or 1, inception is None and magnitude is None
-        self.encoder_head = MLPHead(encoder.num_features, n_out if alone else hidden, hidden, 2) if encoder is not None else None
+        self.encoder_head = MLPHead(encoder.num_features, n_out if alone else hidden, hidden, head_layers if alone else 2) if encoder is not None else None
         n_in = (hidden if encoder is not None else 0) + sum(b.num_features for b in (inception, magnitude) if b is not None)
         self.head = None if encoder is not None and alone else MLPHead(n_in, n_out, hidden, head_layers)
         if self.freeze_encoder:
@@ -186,16 +186,21 @@ TABLE_IV = {
     'plain-AstroMAE': ('plain', True, True, True, 2),
     'pcm-AstroMAE': ('pcm', True, True, True, 2),
 }
-ARCHITECTURES = {**TABLE_IV, 'magnitude-only': (None, False, False, True, 2)}   # and photo-z from a catalogue alone
+ARCHITECTURES = {**TABLE_IV, 'magnitude-only': (None, False, False, True, 2),    # and photo-z from a catalogue alone
+                 # Hayat et al. (section 3.3, appendix E): any encoder (a MoCo ResNet, a ViT) with one linear layer, fine-tuned or from scratch
+                 'Hayat et al.': ('any', True, False, False, 1), 'from-scratch Hayat et al.': ('any', False, False, False, 1)}
 FINETUNE_PCM_KERNEL = 3   # PCM kernels of every fine-tuned ViT, pretrained (inflated from 1x1) or from scratch
 
-def redshift_net(name:str, encoder:ViTEncoder=None, vit:ViTConfig=None, in_chans:int=5, n_mags:int=5,
+def redshift_net(name:str, encoder:nn.Module=None, vit:ViTConfig=None, in_chans:int=5, n_mags:int=5,
                  inception_width:int=32, n_bins:int=None, colours:bool=False, mag_errors:bool=False) -> RedshiftNet:
-    """Architecture `name` of `ARCHITECTURES`: pretrained ones take the extracted `encoder`; from-scratch ones build a
-    ViT from `vit` (PCM layers with the fine-tuning kernels); `colours` and `mag_errors` widen the magnitude block's input."""
+    """Architecture `name` of `ARCHITECTURES`: pretrained ones take the extracted `encoder`; from-scratch ViTs are built from `vit`
+    (PCM layers with the fine-tuning kernels), other from-scratch encoders are passed untrained as `encoder`
+    (`astronb.backbones.build_encoder`); `colours` and `mag_errors` widen the magnitude block's input."""
     if name not in ARCHITECTURES: raise KeyError(f"unknown architecture {name!r}; known: {', '.join(ARCHITECTURES)}")
     layer, pretrained, inception, mags, head_layers = ARCHITECTURES[name]
-    if layer is not None and pretrained:
+    if layer == 'any':
+        if encoder is None: raise ValueError(f"{name} reads any encoder: pass encoder= ({'pretrained' if pretrained else 'untrained'})")
+    elif layer is not None and pretrained:
         if encoder is None: raise ValueError(f"{name} fine-tunes a pretrained encoder: pass encoder= (astronb.mae.extract_encoder)")
         if encoder.cfg.layer != layer: raise ValueError(f"{name} needs a {layer} encoder, got a {encoder.cfg.layer} one")
     elif layer is not None:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .augment import CenterCrop, band_mad, rotate, shifted_crop
+from .backbones import encoder_spec
 from .bands import lupton_rgb
 from .data import GalaxyData, astromae_split, pretrain_dls, read_survey
 from .experiment import (FINETUNE_PRESETS, FinetuneConfig, Run, Runtime, draw_labels, finetune, finetune_preset, label_pool,
@@ -26,7 +27,7 @@ __all__ = ['SPLITS', 'PROBES', 'AUGMENTATION_SWEEPS', 'LABEL_EFFICIENCY_METHODS'
            'embeddings_run', 'target_values', 'probe_split', 'knn_predict', 'linear_predict', 'score', 'ProbeResult',
            'probe', 'SimilarityIndex', 'similar', 'plot_similar', 'umap_map', 'run_images', 'pixel_features',
            'plot_map', 'plot_mosaic', 'augmentation_sweep', 'stationarity', 'plot_stationarity', 'map_figures',
-           'label_efficiency', 'plot_label_efficiency']
+           'label_networks', 'label_efficiency', 'plot_label_efficiency']
 
 # %% ../nbs/12_represent.ipynb #r0000007
 SPLITS = ('all', 'pretrain', 'pretrain_valid', 'train', 'valid', 'test')
@@ -416,6 +417,13 @@ def map_figures(emb:Embeddings, out, columns=('z', 'stellar_mass', 'gz_smooth', 
 LABEL_EFFICIENCY_METHODS = ('from scratch', 'linear probe', 'fine-tuned')
 LABEL_EFFICIENCY_METRICS = dict(z=('sigma_mad', 'eta', 'bias'), gz_smooth=('accuracy', 'roc_auc', 'eta'))   # what the curves plot
 
+def label_networks(pre:Run) -> tuple:
+    "The `FinetuneConfig` fields of the from-scratch and the fine-tuned network compared for pretraining run `pre`: AstroMAE's ViTs for an MAE, Hayat et al.'s for other methods."
+    if pre.cfg.method == 'mae':
+        layer = pre.encoder().cfg.layer
+        return dict(arch=f'from-scratch {layer}-ViT', vit_preset=pre.cfg.preset), dict(arch=f'{layer}-ViT')
+    return dict(arch='from-scratch Hayat et al.', backbone=encoder_spec(pre.encoder())), dict(arch='Hayat et al.')
+
 def label_efficiency(pretrained, sizes, out, seeds=(0, 1, 2), epochs:int=20, recipe:str='hayat_appendix_e', target:str='z', emb=None,
                      bs:int=None, rt:Runtime=Runtime(), **recipe_fields) -> list:
     """Metrics of `target` ('z' or 'gz_smooth') against the number of labels for a network from scratch, a linear probe and the fine-tuned
@@ -423,7 +431,7 @@ def label_efficiency(pretrained, sizes, out, seeds=(0, 1, 2), epochs:int=20, rec
     if target not in LABEL_EFFICIENCY_METRICS: raise ValueError(f"target={target!r}: one of {', '.join(LABEL_EFFICIENCY_METRICS)}")
     pre, out = Run(pretrained), Path(out)
     if pre.kind != 'pretrain': raise ValueError(f"{pre.path}: label efficiency starts from a pretraining run")
-    layer, data = pre.encoder().cfg.layer, read_survey(pre.cfg.data)
+    (scratch, fine), data = label_networks(pre), read_survey(pre.cfg.data)
     pool = len(label_pool(astromae_split(len(data), pre.cfg.seed)))
     if (big := [n for n in sizes if n > pool]): raise ValueError(f"labelled-set size(s) {big} larger than the {pool} galaxies outside the validation and test sets")
     if emb is None:
@@ -437,9 +445,9 @@ def label_efficiency(pretrained, sizes, out, seeds=(0, 1, 2), epochs:int=20, rec
     for seed in seeds:
         for n in sorted(sizes):
             rows.append(dict(method='linear probe', labels=n, seed=seed, metrics=probe(emb, target, 'linear', data, labels=n, label_seed=seed).metrics))
-            for method, cfg in (('from scratch', finetune_preset(recipe, arch=f'from-scratch {layer}-ViT', data=pre.cfg.data, seed=pre.cfg.seed,
-                                                                 vit_preset=pre.cfg.preset, encoder_lr=None, labels=n, label_seed=seed, bs=min(bs, n), **fields)),
-                                ('fine-tuned', finetune_preset(recipe, arch=f'{layer}-ViT', pretrained=str(pre.path), encoder_lr=0.1,
+            for method, cfg in (('from scratch', finetune_preset(recipe, **scratch, data=pre.cfg.data, seed=pre.cfg.seed, encoder_lr=None,
+                                                                 labels=n, label_seed=seed, bs=min(bs, n), **fields)),
+                                ('fine-tuned', finetune_preset(recipe, **fine, pretrained=str(pre.path), encoder_lr=0.1,
                                                                labels=n, label_seed=seed, bs=min(bs, n), **fields))):
                 print(f"{method}: {n} labels, seed {seed}")
                 r = finetune(cfg, out/'runs'/f"{method.replace(' ', '-')}-{target}-{n}-{seed}", resume=True, rt=rt)

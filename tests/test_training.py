@@ -1,19 +1,14 @@
 "Integration tests of the training glue: DDP on CPUs through `accelerate launch`, and resume after SIGKILL through `astronb pretrain`."
-import json, signal, subprocess, sys, time
+import json, subprocess, sys
 from pathlib import Path
 
-import numpy as np, pytest
+import numpy as np
 from safetensors.torch import load_file
 
 from astronb.checkpoint import latest_checkpoint, read_checkpoint, model_weights
-from astronb.survey import SurveyConfig, make_survey
+from conftest import kill_in_third_epoch
 
 HERE = Path(__file__).parent
-
-
-@pytest.fixture(scope='module')
-def survey(tmp_path_factory):
-    return make_survey(SurveyConfig(n=1024, seed=0), tmp_path_factory.mktemp('data')/'survey.h5', workers=2, progress=False)
 
 
 def final_record(run_dir):
@@ -51,13 +46,7 @@ def pretrain(survey, out, *extra):
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(survey, tmp_path):
     full, killed = tmp_path/'full', tmp_path/'killed'
     subprocess.run(pretrain(survey, full), check=True, capture_output=True)
-    proc = subprocess.Popen(pretrain(survey, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t0 = time.time()
-    while not (killed/'epoch-0001.json').exists():
-        assert proc.poll() is None and time.time() - t0 < 300, 'the run ended before its second checkpoint'
-        time.sleep(0.05)
-    time.sleep(0.5)                                          # into the third epoch
-    proc.send_signal(signal.SIGKILL); proc.wait()
+    kill_in_third_epoch(pretrain(survey, killed), killed)
     last = latest_checkpoint(killed)
     assert last is not None and json.loads(last.read_text())['epoch'] in (1, 2)
     for j in killed.glob('epoch-*.json'): read_checkpoint(j)       # every checkpoint on disk is complete
