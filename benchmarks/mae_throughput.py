@@ -18,11 +18,11 @@ Needs `transformers` (benchmark only: `pip install -e ".[bench]"`).
 
     python benchmarks/mae_throughput.py [--json PATH] [--rounds 10] [--epoch-batches 20] [--compile]
 """
-import argparse, json, statistics, tempfile, time
+import argparse, json, tempfile, time
 from pathlib import Path
 
 import torch
-from common import matmul_rate
+from common import interleaved_images_per_s, matmul_rate
 from torch.profiler import profile, ProfilerActivity
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -55,17 +55,6 @@ def step_fn(model, x, bf16, hf=False):
             loss = model(pixel_values=x).loss if hf else model(x)[0]
         opt.zero_grad(); loss.backward(); opt.step()
     return step
-
-
-def interleaved_images_per_s(steps:dict, bs, rounds, warmup=2):
-    "Images/s of each step function from its median step time, the functions taking one step each in turn (after `warmup` untimed steps each)."
-    for step in steps.values():
-        for _ in range(warmup): step()
-    times = {k: [] for k in steps}
-    for _ in range(rounds):
-        for k, step in steps.items():
-            t = time.perf_counter(); step(); times[k].append(time.perf_counter() - t)
-    return {k: bs / statistics.median(v) for k, v in times.items()}
 
 
 def flops_per_step(step):

@@ -20,11 +20,11 @@ Needs `lightly` (benchmark only: `pip install -e ".[bench]"`).
 
     python benchmarks/moco_throughput.py [--json PATH] [--rounds 5] [--epoch-batches 15] [--presets [cpu_resnet18 hayat_resnet50]] [--candidates]
 """
-import argparse, copy, json, statistics, tempfile, time
+import argparse, copy, json, tempfile
 from pathlib import Path
 
 import torch
-from common import matmul_rate
+from common import interleaved_images_per_s, matmul_rate
 
 from astronb.backbones import build_encoder
 from astronb.moco import MoCo, moco_preset
@@ -74,17 +74,6 @@ def step_fn(model, cfg, x1, x2, bf16):
     return step
 
 
-def interleaved_images_per_s(steps:dict, bs, rounds, warmup=1):
-    "Images/s of each step function from its median step time, the functions taking one step each in turn (after `warmup` untimed steps each)."
-    for step in steps.values():
-        for _ in range(warmup): step()
-    times = {k: [] for k in steps}
-    for _ in range(rounds):
-        for k, step in steps.items():
-            t = time.perf_counter(); step(); times[k].append(time.perf_counter() - t)
-    return {k: bs / statistics.median(v) for k, v in times.items()}
-
-
 def fastai_vs_bare(batches, rounds=3, bs=128):
     "Images/s of one fastai epoch of `cpu_resnet18` and of a bare loop over the same loaders (Hayat's augmentations), taking turns; median epoch."
     from fastai.callback.schedule import ParamScheduler
@@ -109,7 +98,7 @@ def fastai_vs_bare(batches, rounds=3, bs=128):
             with torch.no_grad():
                 for x1, x2, _ in dls.valid: model(x1, x2)
         with learn.no_logging():
-            ips = interleaved_images_per_s(dict(fastai=fastai_epoch, bare=bare_epoch), len(dls.train) * bs, rounds)
+            ips = interleaved_images_per_s(dict(fastai=fastai_epoch, bare=bare_epoch), len(dls.train) * bs, rounds, warmup=1)
     return dict(fastai_epoch_images_per_s=ips['fastai'], bare_loop_images_per_s=ips['bare'], fastai_over_bare=ips['fastai']/ips['bare'])
 
 
@@ -121,7 +110,7 @@ def candidates(rounds):
     "Images/s of a MoCo step (fp32, batch 128, 48-pixel crops) of each backbone considered for the CPU preset."
     x1, x2 = torch.randn(128, 5, 48, 48), torch.randn(128, 5, 48, 48)
     cfgs = {k: moco_preset('cpu_resnet18', backbone=b) for k, b in CANDIDATES.items()}
-    ips = interleaved_images_per_s({k: step_fn(MoCo(c), c, x1, x2, False) for k, c in cfgs.items()}, 128, rounds)
+    ips = interleaved_images_per_s({k: step_fn(MoCo(c), c, x1, x2, False) for k, c in cfgs.items()}, 128, rounds, warmup=1)
     return {f'candidate {k}: images_per_s': v for k, v in ips.items()}
 
 
@@ -150,7 +139,7 @@ def main():
             models = dict(lightly=LightlyMoCo(cfg), lightly_channels_first=LightlyMoCo(cfg, False),
                           astronb=astronb_moco(cfg), astronb_channels_first=astronb_moco(cfg, False))
             ips = interleaved_images_per_s({k: step_fn(m, cfg, x1, x2, bf16) for k, m in models.items()}, bs,
-                                           args.rounds if not bf16 or preset == 'cpu_resnet18' else 1)
+                                           min(args.rounds, 2) if bf16 and not native_bf16 else args.rounds, warmup=1)
             ref = max(ips['lightly'], ips['lightly_channels_first'])
             for k, v in ips.items(): res[f'{preset}_{prec}_{k}_images_per_s'] = v
             res[f'{preset}_{prec}_astronb_over_lightly'] = ips['astronb'] / ref
