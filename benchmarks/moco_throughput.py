@@ -1,4 +1,4 @@
-"""MoCo v2 training-step throughput of astronb's presets against lightly's MoCo v2 components, on 2 threads.
+"""MoCo v2 training-step throughput of astronb's presets against lightly's MoCo v2 components, on 2 threads (`--threads`).
 
 For the CPU preset `cpu_resnet18` (half-width ResNet18, standard stem, 48x48x5) and Hayat et al.'s
 `hayat_resnet50` (ResNet50, stride-1 stem, no max-pool, 64x64x5), in one process:
@@ -9,8 +9,9 @@ For the CPU preset `cpu_resnet18` (half-width ResNet18, standard stem, 48x48x5) 
   bank as the queue. Both use the same queue size, temperature, momentum and torch SGD. The models take
   one step each in turn, `--rounds` times, and each one's median step time counts, so a machine whose speed
   drifts slows every model alike. In fp32 and in CPU bf16 autocast. On a CPU without native bf16 (a bf16
-  matrix multiply more than 4x slower than fp32; on the AVX2 machine this was written on, 200x) a bf16 step
-  of the paper preset takes minutes, so its bf16 rows are skipped there unless `--bf16-everywhere`;
+  matrix multiply more than 4x slower than fp32; on the AVX2 machine this was written on, 100-200x) a bf16
+  step takes seconds to minutes and measures only the missing hardware, so the bf16 rows are skipped there
+  unless `--bf16-everywhere`;
 - images/s of one fastai epoch (`moco_learner`, Hayat's augmentations from `moco_dls`) against a bare
   PyTorch loop over the same loaders with the same model and optimiser;
 - with `--candidates`, the backbones considered for the CPU preset (ResNet18 with Hayat's stride-1 stem, with the
@@ -121,9 +122,10 @@ def main():
     ap.add_argument('--presets', nargs='*', default=list(BATCH), help='none: only --candidates')
     ap.add_argument('--candidates', action='store_true', help="also time the backbones considered for the CPU preset")
     ap.add_argument('--bf16-everywhere', action='store_true', help='time bf16 for every preset even without native bf16')
+    ap.add_argument('--threads', type=int, default=2, help='torch threads (2: the machine this was written for)')
     ap.add_argument('--json', type=Path)
     args = ap.parse_args()
-    torch.set_num_threads(2); torch.manual_seed(0)
+    torch.set_num_threads(args.threads); torch.manual_seed(0)
     res = dict(matmul_fp32_gflops=matmul_rate(torch.float32)/1e9, matmul_bf16_gflops=matmul_rate(torch.bfloat16)/1e9)
     native_bf16 = res['matmul_bf16_gflops'] > res['matmul_fp32_gflops'] / 4
     show = lambda k: print(f'{k:55s} {res[k]:10.3f}', flush=True)
@@ -134,7 +136,7 @@ def main():
         s = cfg.encoder.img_size
         x1, x2 = torch.randn(bs, 5, s, s), torch.randn(bs, 5, s, s)
         for prec, bf16 in (('fp32', False), ('bf16', True)):
-            if bf16 and not (native_bf16 or args.bf16_everywhere or preset == 'cpu_resnet18'):
+            if bf16 and not (native_bf16 or args.bf16_everywhere):
                 print(f'{preset} bf16: skipped (no native bf16 on this CPU; --bf16-everywhere to time it)', flush=True); continue
             models = dict(lightly=LightlyMoCo(cfg), lightly_channels_first=LightlyMoCo(cfg, False),
                           astronb=astronb_moco(cfg), astronb_channels_first=astronb_moco(cfg, False))
