@@ -98,7 +98,7 @@ def fastai_vs_bare(batches, rounds=3, bs=128):
             model.eval()
             with torch.no_grad():
                 for x1, x2, _ in dls.valid: model(x1, x2)
-        with learn.no_logging():
+        with learn.no_bar(), learn.no_logging():
             ips = interleaved_images_per_s(dict(fastai=fastai_epoch, bare=bare_epoch), len(dls.train) * bs, rounds, warmup=1)
     return dict(fastai_epoch_images_per_s=ips['fastai'], bare_loop_images_per_s=ips['bare'], fastai_over_bare=ips['fastai']/ips['bare'])
 
