@@ -160,6 +160,10 @@ class AugmentBatch(ItemTransform):
     def load_state_dict(self, sd:dict):
         for k, s in sd.items(): self.generator(k).set_state(s)
 
+    def reset(self):
+        "Reseed: the next batches are augmented exactly as the first ones were (validation views that do not change between epochs)."
+        self._gens.clear()
+
     def augment(self, x):
         "One augmented view of images `x`."
         g = self.generator(x.device)

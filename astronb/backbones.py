@@ -14,7 +14,8 @@ from torch import nn
 from .vit import ViTConfig, ViTEncoder, plain_tensor
 
 # %% auto #0
-__all__ = ['ENCODER_KINDS', 'ResNetConfig', 'ResNetEncoder', 'encoder_spec', 'encoder_config', 'build_encoder', 'with_drop_path']
+__all__ = ['ENCODER_KINDS', 'ResNetConfig', 'ResNetEncoder', 'encoder_spec', 'encoder_config', 'build_encoder', 'copy_encoder',
+           'with_drop_path']
 
 # %% ../nbs/03a_backbones.ipynb #5827e480
 @dataclass
@@ -81,9 +82,12 @@ def build_encoder(spec) -> nn.Module:
     cfg = spec if not isinstance(spec, dict) else encoder_config(spec)
     return next(e for c, e in ENCODER_KINDS.values() if isinstance(cfg, c))(cfg)
 
-def with_drop_path(encoder:nn.Module, rate:float) -> nn.Module:
-    "`encoder`, or a copy whose residual branches are dropped at `rate` (stochastic depth; it has no weights)."
-    if rate == encoder.cfg.drop_path: return encoder
-    new = build_encoder(replace(encoder.cfg, drop_path=rate))
+def copy_encoder(encoder:nn.Module, **changes) -> nn.Module:
+    "A standalone copy of `encoder` with its weights, on its device; `changes`: config fields that hold no weights (e.g. `drop_path`)."
+    new = build_encoder(replace(encoder.cfg, **changes)).to(next(encoder.parameters()).device)
     new.load_state_dict(encoder.state_dict())
     return new
+
+def with_drop_path(encoder:nn.Module, rate:float) -> nn.Module:
+    "`encoder`, or a copy whose residual branches are dropped at `rate` (stochastic depth; it has no weights)."
+    return encoder if rate == encoder.cfg.drop_path else copy_encoder(encoder, drop_path=rate)

@@ -345,18 +345,20 @@ def make_dls(train:torch.utils.data.Dataset, valid:torch.utils.data.Dataset, bs:
     norm = lambda k: torch.tensor(stats[k], dtype=torch.float32, device=device)[None, :, None, None]
     tfms = list(batch_tfms) + ([Normalize(norm('mean'), norm('std'))] if stats else [])
     dl_kw = dict(bs=bs, num_workers=num_workers, device=device)
+    fixed = [t for t in tfms if getattr(t, 'split_idx', None) == 1 and hasattr(t, 'reset')]   # random validation views, the same every pass
     dls = DataLoaders(DataLoader(train, shuffle=True, drop_last=True, after_batch=Pipeline(tfms, split_idx=0), **dl_kw),
-                      DataLoader(valid, after_batch=Pipeline(tfms, split_idx=1), **dl_kw), device=device)
+                      DataLoader(valid, after_batch=Pipeline(tfms, split_idx=1), before_iter=lambda: [t.reset() for t in fixed], **dl_kw),
+                      device=device)
     dls.train.rng, dls.valid.rng = random.Random(seed), random.Random(seed + 1)
     dls.n_inp, dls.stats = n_inp, stats
     return dls
 
 # %% ../nbs/01_data.ipynb #83c57fdb
 def _batch_tfms(augs=(), valid_augs=(), views:int=1, seed:int=0):
-    "Training augmentations (or views) and deterministic validation transforms as fastai batch transforms."
+    "Training augmentations (or views) and validation transforms (random ones drawn the same way every pass) as fastai batch transforms."
     from astronb.augment import AugmentBatch
     tfms = [AugmentBatch(augs, views=views, seed=seed)] if augs or views > 1 else []
-    return tfms + ([AugmentBatch(valid_augs, views=views, split_idx=1)] if valid_augs or views > 1 else [])
+    return tfms + ([AugmentBatch(valid_augs, views=views, seed=seed, split_idx=1)] if valid_augs or views > 1 else [])
 
 @dataclass
 class LoaderSpec:

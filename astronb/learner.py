@@ -18,7 +18,13 @@ from fastai.callback.tracker import TrackerCallback
 from timm.utils import ModelEmaV3
 
 # %% auto #0
-__all__ = ['unwrap', 'Autocast', 'Compile', 'EMA', 'EarlyStopping', 'NaNGuard', 'quiet_progress', 'EpochLog', 'log_epochs']
+__all__ = ['own_loss', 'unwrap', 'Autocast', 'Compile', 'EMA', 'EarlyStopping', 'NaNGuard', 'quiet_progress', 'EpochLog',
+           'log_epochs']
+
+# %% ../nbs/10_learner.ipynb #0c9fa1f8
+def own_loss(out, *targets):
+    "fastai loss function of a model that computes its own loss: the first of its outputs (the rest feed the metrics)."
+    return out[0]
 
 # %% ../nbs/10_learner.ipynb #9a2577d8
 def unwrap(model):

@@ -14,11 +14,12 @@ from timm.layers import build_sincos2d_pos_embed
 from timm.models.vision_transformer import Block
 
 from .bands import SDSS_BANDS, lupton_rgb
+from .backbones import copy_encoder
 from .vit import ViTConfig, ViTEncoder, inflate_pcm, attention_for_device, plain_tensor, patchify, unpatchify
 
 # %% auto #0
-__all__ = ['MAE_PRESETS', 'MAEConfig', 'mae_preset', 'random_masking', 'MAE', 'mae_loss', 'extract_encoder', 'mae_learner',
-           'mae_schedule', 'fit_mae', 'reconstruction_baselines', 'reconstruct', 'plot_reconstructions']
+__all__ = ['MAE_PRESETS', 'MAEConfig', 'mae_preset', 'random_masking', 'MAE', 'extract_encoder', 'mae_learner', 'mae_schedule',
+           'fit_mae', 'reconstruction_baselines', 'reconstruct', 'plot_reconstructions']
 
 # %% ../nbs/04_mae.ipynb #4ab15f06
 @dataclass
@@ -145,17 +146,11 @@ class MAE(nn.Module):
         pred = self.forward_decoder(self.encoder.forward_tokens(x, keep), keep, hidden)
         return self.forward_loss(x, pred, hidden), pred, mask
 
-def mae_loss(out, *targets):
-    "fastai loss function for `MAE`: the model computes its own loss."
-    return out[0]
-
 # %% ../nbs/04_mae.ipynb #c11652b5
 def extract_encoder(mae:MAE, pcm_kernel:int=3) -> ViTEncoder:
     "A standalone encoder with the pretrained weights, for fine-tuning (PCM kernels inflated to `pcm_kernel`)."
     if mae.cfg.encoder.layer == 'pcm': return inflate_pcm(mae.encoder, pcm_kernel)
-    enc = ViTEncoder(mae.cfg.encoder).to(next(mae.parameters()).device)
-    enc.load_state_dict(mae.encoder.state_dict())
-    return enc
+    return copy_encoder(mae.encoder)
 
 # %% ../nbs/04_mae.ipynb #3a59ac7c
 def mae_learner(dls, cfg:MAEConfig, **kw):
@@ -163,8 +158,9 @@ def mae_learner(dls, cfg:MAEConfig, **kw):
     from functools import partial
     from fastai.learner import Learner
     from fastai.optimizer import Adam
+    from astronb.learner import own_loss
     opt = partial(Adam, mom=cfg.betas[0], sqr_mom=cfg.betas[1], eps=1e-8, wd=cfg.weight_decay, decouple_wd=True)
-    return Learner(dls, MAE(cfg), loss_func=mae_loss, opt_func=opt, **kw)
+    return Learner(dls, MAE(cfg), loss_func=own_loss, opt_func=opt, **kw)
 
 def mae_schedule(cfg:MAEConfig, epochs:int, bs:int, lr:float=None, warmup_epochs:float=None):
     "AstroMAE's schedule for `epochs`: linear warm-up to `lr` (default: the config's, scaled to batch `bs`; warm-up in the config's proportion), then cosine to 0."

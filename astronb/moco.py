@@ -14,13 +14,13 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import CenterCrop, HAYAT_AUGMENTATIONS, HAYAT_BEST, hayat_augmentations
-from .backbones import ResNetConfig, build_encoder, encoder_config, encoder_spec
+from .augment import HAYAT_AUGMENTATIONS, HAYAT_BEST, hayat_augmentations
+from .backbones import ResNetConfig, build_encoder, copy_encoder, encoder_config, encoder_spec
 
 # %% auto #0
 __all__ = ['MOCO_PRESETS', 'MoCoConfig', 'moco_preset', 'projection_head', 'gather', 'SplitBatchNorm2d', 'split_batchnorm',
-           'MoCo', 'moco_loss', 'positive_top1', 'moco_encoder', 'moco_views', 'moco_dls', 'moco_learner',
-           'moco_schedule', 'contrastive_scores']
+           'MoCo', 'positive_top1', 'moco_encoder', 'moco_views', 'moco_dls', 'moco_learner', 'moco_schedule',
+           'contrastive_scores']
 
 # %% ../nbs/05_moco.ipynb #7981fc9b
 @dataclass
@@ -184,19 +184,13 @@ class MoCo(nn.Module):
         if self.training: self.enqueue(k)
         return loss, logits
 
-def moco_loss(out, *targets):
-    "fastai loss function for `MoCo`: the model computes its own loss."
-    return out[0]
-
 def positive_top1(out, *targets):
     "How often a query's own key is the nearest of its key and the queue (the pretext task's accuracy)."
     return (out[1].argmax(1) == 0).float().mean()
 
 def moco_encoder(model:MoCo) -> nn.Module:
     "A standalone copy of the trained query encoder, for embeddings and fine-tuning."
-    enc = build_encoder(model.cfg.encoder).to(next(model.parameters()).device)
-    enc.load_state_dict(model.encoder.state_dict())
-    return enc
+    return copy_encoder(model.encoder)
 
 # %% ../nbs/05_moco.ipynb #186c7086
 def moco_views(cfg:MoCoConfig, mad, bands:str, pixel_scale:float) -> list:
@@ -204,11 +198,11 @@ def moco_views(cfg:MoCoConfig, mad, bands:str, pixel_scale:float) -> list:
     return hayat_augmentations(mad, bands, cfg.encoder.img_size, cfg.max_shift, cfg.augmentations, pixel_scale)
 
 def moco_dls(data, split:dict, cfg:MoCoConfig, **spec):
-    "Two augmented views of the 'pretrain' items of `split` (validation: centre crops of 'pretrain_valid'); `spec`: `astronb.data.LoaderSpec` fields."
+    "Two augmented views of the 'pretrain' items of `split`, and of 'pretrain_valid' (drawn the same every epoch); `spec`: `astronb.data.LoaderSpec` fields."
     from astronb.data import band_stats, pretrain_dls
     stats = spec.pop('stats', None) or band_stats(data.subset(split[spec.get('train', 'pretrain')]), seed=spec.get('seed', 0))
-    return pretrain_dls(data, split, augs=moco_views(cfg, stats['mad'], data.bands, data.pixel_scale), views=2,
-                        valid_augs=[CenterCrop(cfg.encoder.img_size)], stats=stats, **spec)
+    views = moco_views(cfg, stats['mad'], data.bands, data.pixel_scale)
+    return pretrain_dls(data, split, augs=views, views=2, valid_augs=views, stats=stats, **spec)
 
 def moco_learner(dls, cfg:MoCoConfig, cbs=None):
     "A fastai Learner pretraining `MoCo(cfg)` on the two views of `dls` with SGD (momentum, weight decay on every parameter)."
@@ -216,10 +210,11 @@ def moco_learner(dls, cfg:MoCoConfig, cbs=None):
     from fastai.learner import Learner
     from fastai.metrics import AvgMetric
     from fastai.optimizer import SGD
+    from astronb.learner import own_loss
     if cfg.queue < dls.bs:
         raise ValueError(f"MoCoConfig.queue={cfg.queue} is smaller than the batch of {dls.bs}: the queue must hold at least one batch of keys")
     opt = partial(SGD, mom=cfg.sgd_momentum, wd=cfg.weight_decay, decouple_wd=False)
-    return Learner(dls, MoCo(cfg), loss_func=moco_loss, opt_func=opt, wd_bn_bias=True, metrics=[AvgMetric(positive_top1)], cbs=cbs)
+    return Learner(dls, MoCo(cfg), loss_func=own_loss, opt_func=opt, wd_bn_bias=True, metrics=[AvgMetric(positive_top1)], cbs=cbs)
 
 def moco_schedule(cfg:MoCoConfig, epochs:int, bs:int, lr:float=None):
     "Cosine from `lr` (default: the config's, scaled to batch `bs`) to 0 over `epochs`, after the config's warm-up (in its proportion of the epochs)."

@@ -1,5 +1,5 @@
 "Fixtures and helpers the integration tests share."
-import signal, subprocess, time
+import contextlib, io, signal, subprocess, time
 
 import pytest
 
@@ -10,6 +10,17 @@ from astronb.survey import SurveyConfig, make_survey
 def survey(tmp_path_factory):
     "A 1,024-galaxy embedded survey, made once for every test that trains on it."
     return make_survey(SurveyConfig(n=1024, seed=0), tmp_path_factory.mktemp('data')/'survey.h5', workers=2, progress=False)
+
+
+def astronb(*args) -> subprocess.CompletedProcess:
+    """`astronb ARGS` run in this process, to save an interpreter start-up per command: its exit code (2 for refused input),
+    stdout and stderr. Each test module also runs the real console command in a fresh interpreter at least once."""
+    from astronb.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try: main([str(a) for a in args]); code = 0
+        except SystemExit as e: code = e.code
+    return subprocess.CompletedProcess(['astronb', *map(str, args)], code, out.getvalue(), err.getvalue())
 
 
 def kill_in_third_epoch(cmd, run_dir, timeout=300):

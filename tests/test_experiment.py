@@ -5,10 +5,13 @@ import numpy as np, pytest
 
 from astronb.survey import SurveyConfig, make_survey
 
+from conftest import astronb
+
 CLI = [sys.executable, '-m', 'astronb.cli']
 
 
 def cli(*args):
+    "`astronb ARGS` in a fresh interpreter, as a user runs it."
     return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True)
 
 
@@ -21,20 +24,20 @@ def test_finetuned_run_needs_no_pretraining_run_and_resumes_after_moving(survey,
     pre, ft = tmp_path/'pre', tmp_path/'ft'
     p = cli('pretrain', '--preset', 'tiny_pcm', '--data', survey, '--epochs', '1', '--bs', '64', '--out', pre)
     assert p.returncode == 0, p.stderr[-2000:]
-    f = cli('finetune', '--arch', 'pcm-AstroMAE', '--pretrained', pre, '--epochs', '2', '--bs', '16', '--out', ft)
+    f = astronb('finetune', '--arch', 'pcm-AstroMAE', '--pretrained', pre, '--epochs', '2', '--bs', '16', '--out', ft)
     assert f.returncode == 0, f.stderr[-2000:]
-    before = cli('evaluate', ft)
+    before = astronb('evaluate', ft)
     assert before.returncode == 0 and 'test split (13 galaxies)' in before.stdout, before.stderr[-2000:]
     # as if killed after its first epoch: the last checkpoint gone; then the pretraining run deleted and the run moved
     for p in ft.glob('epoch-0001.*'): p.unlink()
     shutil.rmtree(pre)
     moved = tmp_path/'elsewhere'/'ft'
     moved.parent.mkdir(); shutil.move(ft, moved)
-    r = cli('finetune', '--arch', 'pcm-AstroMAE', '--pretrained', pre, '--epochs', '2', '--bs', '16', '--out', moved, '--resume')
+    r = astronb('finetune', '--arch', 'pcm-AstroMAE', '--pretrained', pre, '--epochs', '2', '--bs', '16', '--out', moved, '--resume')
     assert r.returncode == 0, r.stderr[-2000:]
-    after = cli('evaluate', moved)
+    after = astronb('evaluate', moved)
     assert after.returncode == 0 and after.stdout == before.stdout            # resumed to the same numbers, from the run alone
-    e = cli('embed', moved, '--out', tmp_path/'emb.h5')
+    e = astronb('embed', moved, '--out', tmp_path/'emb.h5')
     assert e.returncode == 0 and '640 embeddings of 96 features' in e.stdout, e.stderr[-2000:]
 
 

@@ -5,11 +5,19 @@ from pathlib import Path
 import h5py, numpy as np, pytest
 
 from astronb.survey import SurveyConfig, survey_schema
+from conftest import astronb
 
 
 def run(*args, check=True):
     "Run `astronb` in a fresh interpreter, as a user would."
     p = subprocess.run([sys.executable, '-m', 'astronb.cli', *map(str, args)], capture_output=True, text=True)
+    if check: assert p.returncode == 0, p.stderr
+    return p
+
+
+def run_here(*args, check=True):
+    "Run `astronb` in this process (saves an interpreter start-up; `run` covers the console command)."
+    p = astronb(*args)
     if check: assert p.returncode == 0, p.stderr
     return p
 
@@ -32,22 +40,22 @@ def test_make_is_deterministic_across_worker_counts(tmp_path):
 
 def test_existing_output_is_never_overwritten_without_force(tmp_path):
     out = tmp_path/'s.h5'
-    run('survey', 'make', '--n', 20, '--out', out, '--workers', 1, '--quiet')
+    run_here('survey', 'make', '--n', 20, '--out', out, '--workers', 1, '--quiet')
     before = digest(out)
-    p = run('survey', 'make', '--n', 30, '--out', out, '--workers', 1, '--quiet', check=False)
+    p = run_here('survey', 'make', '--n', 30, '--out', out, '--workers', 1, '--quiet', check=False)
     assert p.returncode == 2 and 'holds a different survey' in p.stderr and str(out) in p.stderr
     assert digest(out) == before
     # the same config is reused, not rewritten
-    run('survey', 'make', '--n', 20, '--out', out, '--workers', 1, '--quiet')
+    run_here('survey', 'make', '--n', 20, '--out', out, '--workers', 1, '--quiet')
     assert digest(out) == before
-    run('survey', 'make', '--n', 30, '--out', out, '--workers', 1, '--quiet', '--force')
+    run_here('survey', 'make', '--n', 30, '--out', out, '--workers', 1, '--quiet', '--force')
     with h5py.File(out) as f: assert f['z'].shape == (30,)
 
 
 def test_corrupt_existing_output_is_reported_and_kept(tmp_path):
     out = tmp_path/'broken.h5'
     out.write_bytes(b'\x89HDF\r\n truncated')
-    p = run('survey', 'make', '--n', 5, '--out', out, check=False)
+    p = run_here('survey', 'make', '--n', 5, '--out', out, check=False)
     assert p.returncode == 2 and 'broken.h5: not a readable astronb survey' in p.stderr
     assert out.read_bytes() == b'\x89HDF\r\n truncated'
 
@@ -59,7 +67,7 @@ def test_corrupt_existing_output_is_reported_and_kept(tmp_path):
     (['--size', '8'], 'SurveyConfig.size'),
 ])
 def test_invalid_config_is_a_clear_error(tmp_path, args, message):
-    p = run('survey', 'make', *args, '--out', tmp_path/'x.h5', check=False)
+    p = run_here('survey', 'make', *args, '--out', tmp_path/'x.h5', check=False)
     assert p.returncode == 2 and message in p.stderr and 'Traceback' not in p.stderr
     assert not any(tmp_path.iterdir())
 

@@ -6,7 +6,7 @@ import numpy as np
 from safetensors.torch import load_file
 
 from astronb.checkpoint import latest_checkpoint, read_checkpoint, model_weights
-from conftest import kill_in_third_epoch
+from conftest import astronb, kill_in_third_epoch
 
 HERE = Path(__file__).parent
 
@@ -61,23 +61,23 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(survey, tmp_path):
 
 def test_pretrain_refuses_to_overwrite_and_bad_settings(survey, tmp_path):
     run = tmp_path/'run'
-    subprocess.run(pretrain(survey, run, '--epochs', '1'), check=True, capture_output=True)
+    subprocess.run(pretrain(survey, run, '--epochs', '1'), check=True, capture_output=True)    # the console command, in a fresh interpreter
     before = sorted((p.name, p.stat().st_mtime_ns) for p in run.iterdir())
     for extra, msg in [(('--epochs', '1'), 'already holds checkpoints'),
                        (('--epochs', '2', '--resume'), "different config (differs in ['epochs'])"),
                        (('--set', 'mask_rate=0.5'), "unknown MAEConfig key(s) ['mask_rate']"),
                        (('--set', 'encoder.in_chans=3'), 'survey.h5: 5 bands, but preset tiny_plain expects 3')]:
-        p = subprocess.run(pretrain(survey, run, *extra), capture_output=True, text=True)
+        p = astronb(*pretrain(survey, run, *extra)[3:])
         assert p.returncode == 2 and msg in p.stderr, (extra, p.stderr[-2000:])
     assert sorted((p.name, p.stat().st_mtime_ns) for p in run.iterdir()) == before
     # a finished run resumed with the same settings does nothing
-    p = subprocess.run(pretrain(survey, run, '--epochs', '1', '--resume'), capture_output=True, text=True)
+    p = astronb(*pretrain(survey, run, '--epochs', '1', '--resume')[3:])
     assert p.returncode == 0 and 'nothing to do' in p.stdout
-    ev = subprocess.run([sys.executable, '-m', 'astronb.cli', 'evaluate', run], capture_output=True, text=True)
+    ev = astronb('evaluate', run)
     assert ev.returncode == 0 and 'visible_mean' in ev.stdout, ev.stderr[-2000:]
     emb = tmp_path/'emb.h5'
     for check_rc in (0, 2):                                  # the second time the output exists: refused
-        e = subprocess.run([sys.executable, '-m', 'astronb.cli', 'embed', run, '--out', emb], capture_output=True, text=True)
+        e = astronb('embed', run, '--out', emb)
         assert e.returncode == check_rc, e.stderr[-2000:]
     assert 'emb.h5 exists; use --force' in e.stderr
     import h5py
@@ -85,15 +85,12 @@ def test_pretrain_refuses_to_overwrite_and_bad_settings(survey, tmp_path):
         assert f['embeddings'].shape == (1024, 96) and np.isfinite(f['embeddings'][:]).all()
         np.testing.assert_array_equal(f['row'][:], np.arange(1024))
     # fine-tune AstroMAE's architecture on the run's encoder, evaluate it on the test split; a wrong encoder is refused
-    cli = [sys.executable, '-m', 'astronb.cli']
     ft = tmp_path/'ft'
-    f = subprocess.run(cli + ['finetune', '--arch', 'plain-AstroMAE', '--pretrained', run, '--epochs', '1', '--bs', '32', '--out', ft],
-                       capture_output=True, text=True)
+    f = astronb('finetune', '--arch', 'plain-AstroMAE', '--pretrained', run, '--epochs', '1', '--bs', '32', '--out', ft)
     assert f.returncode == 0, f.stderr[-2000:]
-    e = subprocess.run(cli + ['evaluate', ft, '--plot', tmp_path/'z.png'], capture_output=True, text=True)
+    e = astronb('evaluate', ft, '--plot', tmp_path/'z.png')
     assert e.returncode == 0 and 'test split (20 galaxies)' in e.stdout and (tmp_path/'z.png').stat().st_size > 1000, e.stderr[-2000:]
-    w = subprocess.run(cli + ['finetune', '--arch', 'pcm-AstroMAE', '--pretrained', run, '--epochs', '1', '--out', tmp_path/'ft2'],
-                       capture_output=True, text=True)
+    w = astronb('finetune', '--arch', 'pcm-AstroMAE', '--pretrained', run, '--epochs', '1', '--out', tmp_path/'ft2')
     assert w.returncode == 2 and 'pcm-AstroMAE needs a pcm encoder, got a plain one' in w.stderr
 
 
