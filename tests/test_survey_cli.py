@@ -8,16 +8,9 @@ from astronb.survey import SurveyConfig, survey_schema
 from conftest import astronb
 
 
-def run(*args, check=True):
-    "Run `astronb` in a fresh interpreter, as a user would."
-    p = subprocess.run([sys.executable, '-m', 'astronb.cli', *map(str, args)], capture_output=True, text=True)
-    if check: assert p.returncode == 0, p.stderr
-    return p
-
-
-def run_here(*args, check=True):
-    "Run `astronb` in this process (saves an interpreter start-up; `run` covers the console command)."
-    p = astronb(*args)
+def run(*args, check=True, here=False):
+    "Run `astronb` in a fresh interpreter, as a user would, or (`here`) in this process, which saves the start-up."
+    p = astronb(*args) if here else subprocess.run([sys.executable, '-m', 'astronb.cli', *map(str, args)], capture_output=True, text=True)
     if check: assert p.returncode == 0, p.stderr
     return p
 
@@ -40,22 +33,22 @@ def test_make_is_deterministic_across_worker_counts(tmp_path):
 
 def test_existing_output_is_never_overwritten_without_force(tmp_path):
     out = tmp_path/'s.h5'
-    run_here('survey', 'make', '--n', 20, '--out', out, '--workers', 1, '--quiet')
+    run('survey', 'make', '--n', 20, '--out', out, '--workers', 1, '--quiet', here=True)
     before = digest(out)
-    p = run_here('survey', 'make', '--n', 30, '--out', out, '--workers', 1, '--quiet', check=False)
+    p = run('survey', 'make', '--n', 30, '--out', out, '--workers', 1, '--quiet', check=False, here=True)
     assert p.returncode == 2 and 'holds a different survey' in p.stderr and str(out) in p.stderr
     assert digest(out) == before
     # the same config is reused, not rewritten
-    run_here('survey', 'make', '--n', 20, '--out', out, '--workers', 1, '--quiet')
+    run('survey', 'make', '--n', 20, '--out', out, '--workers', 1, '--quiet', here=True)
     assert digest(out) == before
-    run_here('survey', 'make', '--n', 30, '--out', out, '--workers', 1, '--quiet', '--force')
+    run('survey', 'make', '--n', 30, '--out', out, '--workers', 1, '--quiet', '--force', here=True)
     with h5py.File(out) as f: assert f['z'].shape == (30,)
 
 
 def test_corrupt_existing_output_is_reported_and_kept(tmp_path):
     out = tmp_path/'broken.h5'
     out.write_bytes(b'\x89HDF\r\n truncated')
-    p = run_here('survey', 'make', '--n', 5, '--out', out, check=False)
+    p = run('survey', 'make', '--n', 5, '--out', out, check=False, here=True)
     assert p.returncode == 2 and 'broken.h5: not a readable astronb survey' in p.stderr
     assert out.read_bytes() == b'\x89HDF\r\n truncated'
 
@@ -67,7 +60,7 @@ def test_corrupt_existing_output_is_reported_and_kept(tmp_path):
     (['--size', '8'], 'SurveyConfig.size'),
 ])
 def test_invalid_config_is_a_clear_error(tmp_path, args, message):
-    p = run_here('survey', 'make', *args, '--out', tmp_path/'x.h5', check=False)
+    p = run('survey', 'make', *args, '--out', tmp_path/'x.h5', check=False, here=True)
     assert p.returncode == 2 and message in p.stderr and 'Traceback' not in p.stderr
     assert not any(tmp_path.iterdir())
 
@@ -84,7 +77,7 @@ def test_interrupted_run_leaves_no_file_under_the_final_name(tmp_path, sig):
     time.sleep(3)   # a few chunks into the file
     assert p.poll() is None, p.stderr.read()
     p.send_signal(sig); p.wait(60)
-    assert not out.exists()
+    assert not out.exists(), f'rc {p.returncode}: ' + p.stderr.read().decode()[-3000:]   # what the run said, should it ever finish
     if sig == signal.SIGINT: assert not list(tmp_path.iterdir())   # a clean stop removes its temporary file
     run('survey', 'make', '--n', 70, '--out', out, '--workers', 1, '--quiet')
     with h5py.File(out) as f: assert f['z'].shape == (70,)
