@@ -1,5 +1,5 @@
 "Fixtures and helpers the integration tests share."
-import contextlib, io, signal, subprocess, time
+import contextlib, io, signal, subprocess, sys, time
 
 import pytest
 
@@ -12,15 +12,20 @@ def survey(tmp_path_factory):
     return make_survey(SurveyConfig(n=1024, seed=0), tmp_path_factory.mktemp('data')/'survey.h5', workers=2, progress=False)
 
 
-def astronb(*args) -> subprocess.CompletedProcess:
-    """`astronb ARGS` run in this process, to save an interpreter start-up per command: its exit code (2 for refused input),
-    stdout and stderr. Each test module also runs the real console command in a fresh interpreter at least once."""
+CLI = [sys.executable, '-m', 'astronb.cli']     # the console command, as `accelerate launch -m` and users run it
+
+
+def astronb(*args, fresh:bool=False) -> subprocess.CompletedProcess:
+    """`astronb ARGS`: its exit code (2 for refused input), stdout and stderr. Run in this process, which saves an interpreter
+    start-up per command, or (`fresh`) in a new interpreter as a user runs it; each test module does that at least once."""
+    args = [str(a) for a in args]
+    if fresh: return subprocess.run(CLI + args, capture_output=True, text=True)
     from astronb.cli import main
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try: main([str(a) for a in args]); code = 0
+        try: main(args); code = 0
         except SystemExit as e: code = e.code
-    return subprocess.CompletedProcess(['astronb', *map(str, args)], code, out.getvalue(), err.getvalue())
+    return subprocess.CompletedProcess(['astronb', *args], code, out.getvalue(), err.getvalue())
 
 
 def kill_in_third_epoch(cmd, run_dir, timeout=300):

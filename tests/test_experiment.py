@@ -1,5 +1,5 @@
 "Integration tests of the experiment layer through the command line: self-contained and movable runs, photo-z from a catalogue alone, logs to a pipe."
-import shutil, subprocess, sys
+import shutil
 
 import numpy as np, pytest
 
@@ -7,12 +7,10 @@ from astronb.survey import SurveyConfig, make_survey
 
 from conftest import astronb
 
-CLI = [sys.executable, '-m', 'astronb.cli']
-
 
 def cli(*args):
     "`astronb ARGS` in a fresh interpreter, as a user runs it."
-    return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True)
+    return astronb(*args, fresh=True)
 
 
 @pytest.fixture(scope='module')

@@ -6,10 +6,9 @@ import numpy as np
 from safetensors.torch import load_file
 
 from astronb.checkpoint import latest_checkpoint, read_checkpoint, model_weights
-from conftest import kill_in_third_epoch
+from conftest import CLI, astronb, kill_in_third_epoch
 
 HERE = Path(__file__).parent
-CLI = [sys.executable, '-m', 'astronb.cli']
 
 
 def recorder(run_dir):
@@ -64,5 +63,5 @@ def test_bf16_pretraining_then_embedding(survey, tmp_path):
     p = subprocess.run(moco(survey, run, '--precision', 'bf16', '--epochs', '1'), capture_output=True, text=True)
     assert p.returncode == 0, p.stderr[-3000:]
     assert np.isfinite(recorder(run)['values'][0][:2]).all()
-    p = subprocess.run(CLI + ['embed', str(run), '--out', str(tmp_path/'emb.h5')], capture_output=True, text=True)
+    p = astronb('embed', run, '--out', tmp_path/'emb.h5', fresh=True)
     assert p.returncode == 0 and '1024 embeddings of 64 features' in p.stdout, p.stderr[-3000:]

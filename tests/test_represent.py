@@ -1,21 +1,19 @@
 "Integration tests of the representation commands: an embedding killed mid-way resumes to the same file, maps and label-efficiency curves from the command line, bad input refused before any work."
-import os, signal, subprocess, sys, time
+import os, signal, subprocess, time
 
 import h5py, numpy as np, pytest
 
 from astronb.survey import SurveyConfig, make_survey
 
-from conftest import astronb as cli
-
-CLI = [sys.executable, '-m', 'astronb.cli']
+from conftest import CLI, astronb as cli
 
 
 @pytest.fixture(scope='module')
 def pretrained(tmp_path_factory):
     d = tmp_path_factory.mktemp('represent')
     survey = make_survey(SurveyConfig(n=2048, seed=4), d/'survey.h5', workers=2, progress=False)
-    p = subprocess.run(CLI + ['pretrain', '--preset', 'tiny_plain', '--data', str(survey), '--epochs', '1', '--bs', '128',
-                              '--set', 'encoder.depth=1', '--out', str(d/'pre')], capture_output=True, text=True)   # in a fresh interpreter
+    p = cli('pretrain', '--preset', 'tiny_plain', '--data', survey, '--epochs', '1', '--bs', '128', '--set', 'encoder.depth=1',
+            '--out', d/'pre', fresh=True)
     assert p.returncode == 0, p.stderr[-2000:]
     return survey, d/'pre'
 

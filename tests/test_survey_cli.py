@@ -1,16 +1,16 @@
 "Integration tests of `astronb survey`: the command line, parallel determinism, safe writes, bad input."
-import hashlib, os, signal, subprocess, sys, time
+import hashlib, os, signal, subprocess, time
 from pathlib import Path
 
 import h5py, numpy as np, pytest
 
 from astronb.survey import SurveyConfig, survey_schema
-from conftest import astronb
+from conftest import CLI, astronb
 
 
 def run(*args, check=True, here=False):
     "Run `astronb` in a fresh interpreter, as a user would, or (`here`) in this process, which saves the start-up."
-    p = astronb(*args) if here else subprocess.run([sys.executable, '-m', 'astronb.cli', *map(str, args)], capture_output=True, text=True)
+    p = astronb(*args, fresh=not here)
     if check: assert p.returncode == 0, p.stderr
     return p
 
@@ -69,7 +69,7 @@ def test_invalid_config_is_a_clear_error(tmp_path, args, message):
 def test_interrupted_run_leaves_no_file_under_the_final_name(tmp_path, sig):
     "Interrupt while chunks are being written: nothing appears under the final name; a rerun completes."
     out = tmp_path/'s.h5'
-    p = subprocess.Popen([sys.executable, '-m', 'astronb.cli', 'survey', 'make', '--n', '3000', '--out', str(out),
+    p = subprocess.Popen(CLI + ['survey', 'make', '--n', '3000', '--out', str(out),
                           '--workers', '1', '--quiet'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))   # a background job inherits SIGINT ignored
     deadline = time.time() + 120
@@ -94,7 +94,7 @@ def test_preview_writes_pngs(tmp_path):
 
 def test_default_output_goes_to_the_cache_keyed_by_config(tmp_path):
     env = {**os.environ, 'ASTRONB_DATA': str(tmp_path)}
-    p = subprocess.run([sys.executable, '-m', 'astronb.cli', 'survey', 'make', '--n', '10', '--workers', '1', '--quiet'],
+    p = subprocess.run(CLI + ['survey', 'make', '--n', '10', '--workers', '1', '--quiet'],
                        capture_output=True, text=True, env=env)
     assert p.returncode == 0, p.stderr
     assert [f.name for f in tmp_path.iterdir()] == [f'survey-{SurveyConfig(n=10).hash}.h5']

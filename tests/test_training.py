@@ -6,7 +6,7 @@ import numpy as np
 from safetensors.torch import load_file
 
 from astronb.checkpoint import latest_checkpoint, read_checkpoint, model_weights
-from conftest import astronb, kill_in_third_epoch
+from conftest import CLI, astronb, kill_in_third_epoch
 
 HERE = Path(__file__).parent
 
@@ -39,8 +39,7 @@ def test_two_gloo_processes_match_one_process(survey, tmp_path):
 
 
 def pretrain(survey, out, *extra):
-    return [sys.executable, '-m', 'astronb.cli', 'pretrain', '--preset', 'tiny_plain', '--data', str(survey), '--epochs', '4',
-            '--bs', '64', '--out', str(out), *extra]
+    return CLI + ['pretrain', '--preset', 'tiny_plain', '--data', str(survey), '--epochs', '4', '--bs', '64', '--out', str(out), *extra]
 
 
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(survey, tmp_path):
@@ -99,7 +98,7 @@ def test_table4_fine_tunes_all_fourteen_architectures(tmp_path):
     import os
     from astronb.heads import TABLE_IV
     env = {**os.environ, 'ASTRONB_DATA': str(tmp_path/'cache')}
-    cmd = [sys.executable, '-m', 'astronb.cli', 'table4', '--out', tmp_path/'t4', '--n', '1000', '--pretrain-epochs', '1',
+    cmd = CLI + ['table4', '--out', tmp_path/'t4', '--n', '1000', '--pretrain-epochs', '1',
            '--finetune-epochs', '1', '--bs', '32']
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert p.returncode == 0, p.stderr[-3000:]
@@ -121,5 +120,5 @@ def test_compiled_pretraining_checkpoints_load_into_eager_models(survey, tmp_pat
     assert torch._dynamo.utils.counters['stats']['unique_graphs'] > graphs
     meta, tensors = read_checkpoint(latest_checkpoint(run))
     assert meta['finished'] and set(model_weights(tensors)) == set(MAE(mae_preset('tiny_plain')).state_dict())
-    ev = subprocess.run([sys.executable, '-m', 'astronb.cli', 'evaluate', run], capture_output=True, text=True)
+    ev = astronb('evaluate', run, fresh=True)
     assert ev.returncode == 0 and 'visible_mean' in ev.stdout, ev.stderr[-2000:]
