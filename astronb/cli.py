@@ -16,7 +16,7 @@ from .experiment import (FINETUNE_AUGMENTS, FINETUNE_PRESETS, FINETUNE_TARGETS, 
 from .represent import (LABEL_EFFICIENCY_METRICS, PROBES, SPLITS, embed, label_efficiency, map_figures, plot_label_efficiency, plot_similar, probe,
                                run_embeddings, similar)
 from .sdss import download_mgs
-from .survey import SurveyConfig, make_survey, save_previews
+from .survey import SIMULATOR_VERSION, SurveyConfig, make_survey, save_previews
 
 # %% ../nbs/13_cli.ipynb #6edffc2c
 def overrides(pairs) -> dict:
@@ -99,7 +99,7 @@ def _survey_parsers(sub):
     make.add_argument('--force', action='store_true', help='overwrite an existing different survey')
     make.add_argument('--workers', type=int, default=None, help='processes (default: all cores)')
     make.add_argument('--quiet', action='store_true', help='no progress bar')
-    make.set_defaults(func=lambda a: print(f"survey of {a.n} galaxies ({a.size}x{a.size}, bands {a.bands}, seed {a.seed}): " + str(
+    make.set_defaults(func=lambda a: print(f"survey of {a.n} galaxies ({a.size}x{a.size}, bands {a.bands}, seed {a.seed}, simulator {SIMULATOR_VERSION}): " + str(
         make_survey(SurveyConfig(n=a.n, size=a.size, seed=a.seed, bands=tuple(a.bands)), a.out, force=a.force, workers=a.workers, progress=not a.quiet))))
     prev = survey.add_parser('preview', help='plot a survey: classes, colours, n(z), magnitudes')
     prev.add_argument('path', type=Path)

@@ -18,25 +18,29 @@ from .files import partial_file, remove_stale_partials
 
 # %% auto #0
 __all__ = ['SIMULATOR_VERSION', 'SF11_SFD_RESCALE', 'POINT_SOURCE_DEPTH', 'ASINH_SOFTENING', 'NMGY_PER_ELECTRON',
-           'PSF_WAVELENGTH_SLOPE', 'CLASS_NAMES', 'CONTAMINANT_NAMES', 'COSMOLOGY_PARAMS', 'Z_GRID', 'POPULATIONS',
-           'SCHECHTER', 'MOFFAT_BETA', 'STAR_TEMPERATURES', 'GZ2_MEDIAN_VOTES', 'GZ_SEEN_SNR', 'GZ_SEEN_RESOLUTION',
-           'GZ_UNSEEN_FEATURES', 'CHUNK', 'FIBER_RADIUS', 'SurveyConfig', 'cosmology', 'kcorrect_templates',
-           'sdss_filters', 'ab_maggies', 'PhysicsTables', 'physics_tables', 'population_coeffs', 'observed_nanomaggies',
-           'm_star', 'shen_half_light_kpc', 'sample_redshift_magnitude', 'draw_galaxies', 'psf_fwhm', 'sky_sigma',
-           'asinh_mag', 'asinh_flux', 'asinh_mag_err', 'aperture_weights', 'aperture_flux', 'petrosian_radius',
-           'galaxy_components', 'moffat_alpha', 'moffat_transform', 'draw_bands', 'draw_star', 'star_colours',
-           'wavelength_grid', 'spectrum_sigma', 'milky_way_extinction', 'galaxy_spectrum', 'pixel_noise',
-           'petrosian_photometry', 'contaminants', 'galaxy_zoo_votes', 'simulate_chunk', 'survey_schema',
-           'default_survey_path', 'survey_config', 'make_survey', 'plot_class_grid', 'population_colour_track',
-           'plot_survey_summary', 'save_previews', 'plot_spectra']
+           'PSF_WAVELENGTH_SLOPE', 'CALIBRATION_ERROR', 'CLASS_NAMES', 'CONTAMINANT_NAMES', 'COSMOLOGY_PARAMS',
+           'OLD_UV_SLOPE', 'Z_GRID', 'POPULATIONS', 'SCHECHTER', 'RED_FRACTION', 'MOFFAT_BETA', 'STAR_TEMPERATURES',
+           'GZ2_MEDIAN_VOTES', 'GZ_SEEN_SNR', 'GZ_SEEN_RESOLUTION', 'GZ_UNSEEN_FEATURES', 'CHUNK', 'FIBER_RADIUS',
+           'CALIBRATION_Z_EDGES', 'COLOURS', 'RED_SEQUENCE_UR', 'SurveyConfig', 'cosmology', 'kcorrect_templates',
+           'galaxy_templates', 'sdss_filters', 'ab_maggies', 'PhysicsTables', 'physics_tables', 'population_coeffs',
+           'observed_nanomaggies', 'm_star', 'red_fraction', 'shen_half_light_kpc', 'sample_redshift_magnitude',
+           'draw_galaxies', 'psf_fwhm', 'sky_sigma', 'asinh_mag', 'asinh_flux', 'asinh_mag_err', 'aperture_weights',
+           'aperture_flux', 'petrosian_radius', 'galaxy_components', 'moffat_alpha', 'moffat_transform', 'draw_bands',
+           'draw_star', 'star_colours', 'wavelength_grid', 'spectrum_sigma', 'milky_way_extinction', 'galaxy_spectrum',
+           'pixel_noise', 'petrosian_photometry', 'model_photometry', 'contaminants', 'galaxy_zoo_votes',
+           'simulate_chunk', 'survey_schema', 'default_survey_path', 'survey_config', 'survey_version', 'make_survey',
+           'plot_class_grid', 'population_colour_track', 'plot_survey_summary', 'save_previews', 'plot_spectra',
+           'colour_quantiles', 'red_fraction_by_magnitude', 'photoz_difficulty', 'plot_against_real',
+           'plot_photometry_against_real']
 
 # %% ../nbs/00_survey.ipynb #b37e7a6f
-SIMULATOR_VERSION = "1.1"   # 1.1: Galaxy Zoo 2 votes (gz_smooth, gz_votes); images and catalogues as in 1.0
+SIMULATOR_VERSION = "2.0"   # 2.0: populations calibrated on real MGS galaxies, model magnitudes; 1.1: Galaxy Zoo 2 votes
 SF11_SFD_RESCALE = 0.86  # E(B-V)_true = 0.86 E(B-V)_SFD with Fitzpatrick (1999), R_V = 3.1 (SF11)
-POINT_SOURCE_DEPTH = dict(u=22.0, g=22.2, r=22.2, i=21.3, z=20.5)  # AB mag, 95% completeness (~5 sigma)
+POINT_SOURCE_DEPTH = dict(u=22.55, g=23.1, r=22.6, i=22.1, z=20.9)  # AB mag, 5 sigma: calibrated on real MGS model-magnitude errors
 ASINH_SOFTENING = dict(u=1.4e-10, g=0.9e-10, r=1.2e-10, i=1.8e-10, z=7.4e-10)  # SDSS "b", in maggies
 NMGY_PER_ELECTRON = dict(u=6e-3, g=1e-3, r=1.1e-3, i=1.5e-3, z=7e-3)  # ~ nmgy/count / gain, SDSS DR8 frames
 PSF_WAVELENGTH_SLOPE = -0.2  # seeing FWHM ∝ λ^-0.2 (Kolmogorov); makes u and g worse than r
+CALIBRATION_ERROR = dict(u=0.02, g=0.01, r=0.01, i=0.01, z=0.01)  # mag, rms relative zero-point error of SDSS fields (Padmanabhan et al. 2008)
 
 CLASS_NAMES = ('elliptical', 'lenticular', 'face_on_disk', 'inclined_disk', 'edge_on_disk', 'irregular')
 CONTAMINANT_NAMES = ('none', 'galaxy', 'star', 'galaxy+star')  # bit 0: neighbour galaxy, bit 1: star
@@ -113,6 +117,16 @@ def kcorrect_templates():
     with fits.open(path) as f: mremain = np.asarray(f['MREMAIN'].data, dtype=float)
     return sed.wave.astype(float), sed.flux.astype(float), mremain
 
+OLD_UV_SLOPE = 2.09  # old template's flux below 4000 Å times (λ/4000 Å)^slope: calibrated on real MGS u-g (see "Against the real sky")
+
+@cache
+def galaxy_templates():
+    "The kcorrect templates with the old population's (template 3) ultraviolet steepened by `OLD_UV_SLOPE`: wavelength, fluxes, remaining mass."
+    wave, flux, mremain = kcorrect_templates()
+    flux = flux.copy()
+    flux[3] *= np.minimum(wave/4000., 1.)**OLD_UV_SLOPE
+    return wave, flux, mremain
+
 @cache
 def sdss_filters(bands:tuple=SDSS_BANDS):
     "The SDSS 2010 response curves from speclite, in `bands` order."
@@ -147,7 +161,7 @@ class PhysicsTables:
 @cache
 def physics_tables() -> PhysicsTables:
     "Compute (once per process) the template photometry and cosmology on `Z_GRID`."
-    wave, flux, mremain = kcorrect_templates()
+    wave, flux, mremain = galaxy_templates()
     zs = np.maximum(Z_GRID, 1e-4)
     maggies = np.stack([ab_maggies(flux / (1 + z), wave * (1 + z)) for z in Z_GRID])
     cosmo = cosmology()
@@ -156,16 +170,17 @@ def physics_tables() -> PhysicsTables:
                          da_kpc_per_arcsec=cosmo.kpc_proper_per_arcmin(zs).value / 60, mremain=mremain)
 
 # %% ../nbs/00_survey.ipynb #1e3f9cd0
-POPULATIONS = dict(  # Dirichlet concentrations over the 5 kcorrect templates, as fractions of rest-frame r light
-    red=(1.0, 0.02, 1.0, 10.0, 0.02),
-    blue=(0.3, 0.3, 3.0, 2.0, 2.0),
-    knots=(0.05, 3.0, 0.5, 0.05, 2.0),
+POPULATIONS = dict(  # logistic-normal over the 5 kcorrect templates: mean log-weights and their scatter, for fractions of rest-frame r light
+    red=dict(mu=(-2.41, -5.36, -2.82, 0.0, -7.07), sigma=0.92),
+    blue=dict(mu=(-0.78, -3.62, 0.0, -0.81, -1.1), sigma=0.74),
+    knots=dict(mu=(-4.0, 0.5, -1.5, -4.0, 0.0), sigma=0.5),
 )
 
 def population_coeffs(rng, population:str, n:int, abs_mag_r):
     "Template coefficients (n, 5) of `population` scaled to rest-frame r absolute magnitudes `abs_mag_r`."
-    frac = rng.dirichlet(POPULATIONS[population], n)
-    return frac / physics_tables().rest_r * 10**(-0.4*np.asarray(abs_mag_r))[:, None]
+    p = POPULATIONS[population]
+    w = np.exp(np.asarray(p['mu']) + p['sigma']*rng.normal(size=(n, len(p['mu']))))
+    return w / w.sum(1, keepdims=True) / physics_tables().rest_r * 10**(-0.4*np.asarray(abs_mag_r))[:, None]
 
 def observed_nanomaggies(coeffs, z, ebv=0., bands:tuple=SDSS_BANDS):
     "Observed fluxes (n, nbands) in nanomaggies of template mixtures `coeffs` at `z`, dimmed by E(B-V)_SFD."
@@ -177,6 +192,7 @@ def observed_nanomaggies(coeffs, z, ebv=0., bands:tuple=SDSS_BANDS):
 
 # %% ../nbs/00_survey.ipynb #b22e5964
 SCHECHTER = dict(m_star=-20.44 + 5*np.log10(0.7), alpha=-1.05, q_evolution=1.6)  # Blanton et al. 2003
+RED_FRACTION = dict(m_half=-20.35, width=0.72, faint=0, bright=0.97)   # logistic step in M_r from the faint to the bright red fraction
 _DM_GRID = np.linspace(-5, 8, 1301)  # M - M*(z)
 
 @cache
@@ -190,6 +206,11 @@ def _schechter_cdf():
 def m_star(z):
     "Characteristic absolute magnitude M*(z) with Blanton et al.'s luminosity evolution."
     return SCHECHTER['m_star'] - SCHECHTER['q_evolution'] * (z - 0.1)
+
+def red_fraction(abs_mag_r):
+    "Fraction of galaxies on the red sequence at rest-frame r absolute magnitude `abs_mag_r`."
+    f = RED_FRACTION
+    return f['faint'] + (f['bright'] - f['faint'])/(1 + np.exp((np.asarray(abs_mag_r) - f['m_half'])/f['width']))
 
 def shen_half_light_kpc(abs_mag_r, early):
     "Median half-light radius (kpc) from the Shen et al. (2003) size–luminosity relations."
@@ -220,7 +241,7 @@ def draw_galaxies(rng, n:int, cfg:SurveyConfig, r_limit:float=None):
     while have < n:
         m = 3*(n - have) + 16
         z, M = sample_redshift_magnitude(rng, m, cfg.z_max, r_limit)
-        red = rng.random(m) < 1/(1 + np.exp((M + 21.0)/0.7))
+        red = rng.random(m) < red_fraction(M)
         cls = np.where(red, rng.choice([0, 1], m, p=[0.6, 0.4]), 3)
         cos_i = rng.random(m)
         incl = np.arccos(cos_i)
@@ -318,7 +339,7 @@ def galaxy_components(cat:dict, i:int, seed:int):
     comps = []
     if cat['bulge_frac'][i] > 0:
         bulge_hlr = hlr if cat['label'][i] == 0 else 0.5*hlr
-        bulge = galsim.Sersic(n=cat['bulge_n'][i], half_light_radius=bulge_hlr, trunc=5*bulge_hlr,
+        bulge = galsim.Sersic(n=cat['bulge_n'][i], half_light_radius=bulge_hlr, trunc=8*bulge_hlr,
                               flux_untruncated=False, gsparams=gsp)
         comps.append((bulge.shear(q=cat['bulge_q'][i], beta=rot), cat['c_bulge'][i]))
     if cat['bulge_frac'][i] < 1:
@@ -415,7 +436,7 @@ def milky_way_extinction(cfg:SurveyConfig):
 
 def galaxy_spectrum(coeffs, z:float, ebv:float, fiber_frac:float, cfg:SurveyConfig):
     "Noiseless observed spectrum (1e-17 erg/s/cm²/Å) of template mixture `coeffs` at `z` through the fibre."
-    wave, flux, _ = kcorrect_templates()
+    wave, flux, _ = galaxy_templates()
     w = wavelength_grid(cfg)
     rest = coeffs @ flux
     f = np.interp(w/(1 + z), wave, rest) / (1 + z) * 10**(-0.4*physics_tables().at('dist_mod', np.array([z]))[0])
@@ -428,11 +449,19 @@ def pixel_noise(rng, img, sim:SurveyConfig):
     return (rng.normal(0, 1, img.shape) * np.sqrt(var)).astype(np.float32)
 
 def petrosian_photometry(rng, img, sim:SurveyConfig):
-    "Catalogue fluxes, their errors (nanomaggies, per band) and the r Petrosian radius (arcsec) of a noiseless, deblended object."
+    "Petrosian fluxes, their errors (nanomaggies, per band) and the r Petrosian radius (arcsec) of a noiseless, deblended object."
     rp = petrosian_radius(img[SDSS_BANDS.index('r')], sim.pixel_scale)
     w = aperture_weights(img.shape[-2:], min(2*rp/sim.pixel_scale, sim.size/2 - 1))
     err = np.sqrt(sky_sigma(sim)**2*(w**2).sum() + (np.maximum(img, 0)*w**2).sum((-2, -1))*per_band(NMGY_PER_ELECTRON))
     return (img*w).sum((-2, -1)) + err*rng.normal(0, 1, len(err)), err, rp
+
+def model_photometry(rng, img, shape, sim:SurveyConfig):
+    "Model fluxes and errors (nanomaggies, per band): the amplitude of the r-band profile `shape` (nbands, H, W; unit total flux, each band's PSF) fitted to each band of the noiseless image `img`, plus the fit's noise."
+    var = sky_sigma(sim)[:, None, None]**2 + np.maximum(img, 0)*per_band(NMGY_PER_ELECTRON)[:, None, None]
+    w = shape / var                                   # inverse-variance weighted least squares for one amplitude per band
+    info = (w*shape).sum((-2, -1))
+    err = 1/np.sqrt(info)
+    return (w*img).sum((-2, -1))/info + err*rng.normal(0, 1, len(err)), err
 
 def contaminants(rng, fwhm, ebv:float, sim:SurveyConfig):
     "Noiseless images (5, H, W) of a possible neighbouring galaxy and star, and their `contaminant` flags."
@@ -493,11 +522,15 @@ def simulate_chunk(cfg:SurveyConfig, chunk:int):
         for i in range(n - k):
             comps = galaxy_components(cat, i, int(rng.integers(2**31)))
             fluxes = [observed_nanomaggies(c[None], cat['z'][i:i+1], ebv[i])[0] for _, c in comps]
-            img = draw_bands([p for p, _ in comps], fluxes, fwhm[i], sim)
-            flux, err, rp = petrosian_photometry(rng, img, sim)
+            calibration = 10**(-0.4*rng.normal(0, per_band(CALIBRATION_ERROR)))   # the field's zero-point error
+            img = draw_bands([p for p, _ in comps], fluxes, fwhm[i], sim) * calibration[:, None, None].astype(np.float32)
+            petro_flux, petro_err, rp = petrosian_photometry(rng, img, sim)
+            if asinh_mag(petro_flux[r], 'r') - SF11_R['r']*ebv[i] > cfg.r_limit: continue   # fails the Petrosian magnitude limit
+            r_flux = np.array([f[r] for f in fluxes])
+            shape = draw_bands([p for p, _ in comps], np.repeat(r_flux[:, None]/r_flux.sum(), len(SDSS_BANDS), 1), fwhm[i], sim)
+            flux, err = model_photometry(rng, img, shape, sim)
             mag = np.array([asinh_mag(f, b) for f, b in zip(flux, SDSS_BANDS)])
             dered = mag - per_band(SF11_R)*ebv[i]
-            if dered[r] > cfg.r_limit: continue   # fails the Petrosian magnitude limit
             r_img = img[r]
             fiber = aperture_flux(r_img, FIBER_RADIUS/cfg.pixel_scale) / max(r_img.sum(), 1e-30)
             noise = pixel_noise(rng, img, sim)
@@ -505,7 +538,7 @@ def simulate_chunk(cfg:SurveyConfig, chunk:int):
             if kind: noise += np.sqrt(np.maximum(cont, 0)*per_band(NMGY_PER_ELECTRON)[:, None, None]) * rng.normal(0, 1, img.shape).astype(np.float32)
             coeffs = sum(c for _, c in comps)
             spec = galaxy_spectrum(coeffs, cat['z'][i], ebv[i], fiber, cfg)
-            res['images'][k] = (img + cont + noise)[keep]
+            res['images'][k] = (img + cont*calibration[:, None, None].astype(np.float32) + noise)[keep]
             res['mag'][k], res['dered_mag'][k] = mag[keep], dered[keep]
             res['mag_err'][k] = [asinh_mag_err(flux[b], err[b], SDSS_BANDS[b]) for b in keep]
             res['z'][k], res['e_bv'][k], res['label'][k] = cat['z'][i], ebv[i], cat['label'][i]
@@ -515,7 +548,7 @@ def simulate_chunk(cfg:SurveyConfig, chunk:int):
             res['spectrum'][k] = spec + rng.normal(0, 1, spec.shape).astype(np.float32)*spec_sigma
             res['spectrum_ivar'][k] = spec_sigma**-2
             res['gz_smooth'][k], res['gz_votes'][k] = galaxy_zoo_votes(votes_rng, cat['bulge_frac'][i], cat['knot_frac'][i], cat['inclination'][i],
-                                                                      flux[r]/err[r], cat['hlr'][i]/fwhm[i][r])
+                                                                      petro_flux[r]/petro_err[r], cat['hlr'][i]/fwhm[i][r])
             k += 1
             if k == n: break
     return res
@@ -526,9 +559,9 @@ def survey_schema(cfg:SurveyConfig):
     nb, L = len(cfg.bands), len(wavelength_grid(cfg))
     return {
         'images': ((nb, cfg.size, cfg.size), 'f4', 'nanomaggy / pixel', 'sky-subtracted cutouts centred on the galaxy, bands in wavelength order, with neighbours, stars, sky and shot noise'),
-        'mag': ((nb,), 'f4', 'mag (AB, asinh)', 'Petrosian asinh magnitudes as observed (galactic extinction included)'),
-        'mag_err': ((nb,), 'f4', 'mag', '1-sigma error of `mag` from sky and shot noise in the Petrosian aperture'),
-        'dered_mag': ((nb,), 'f4', 'mag (AB, asinh)', '`mag` corrected for galactic extinction: mag - R_b E(B-V) (SF11); the sample limit applies to r'),
+        'mag': ((nb,), 'f4', 'mag (AB, asinh)', 'model asinh magnitudes as observed (galactic extinction included): the r-band profile fitted in every band'),
+        'mag_err': ((nb,), 'f4', 'mag', '1-sigma error of `mag` from sky and shot noise of the model fit'),
+        'dered_mag': ((nb,), 'f4', 'mag (AB, asinh)', '`mag` corrected for galactic extinction: mag - R_b E(B-V) (SF11); the sample is limited in Petrosian r, not this r'),
         'z': ((), 'f4', 'dimensionless', 'spectroscopic redshift'),
         'e_bv': ((), 'f4', 'mag', 'galactic E(B-V) on the SFD scale (multiply by the SF11 R_b for A_b)'),
         'ra': ((), 'f8', 'deg', 'right ascension (ICRS), uniform in an SDSS-like northern cap'),
@@ -560,6 +593,11 @@ def survey_config(path) -> SurveyConfig:
     except (OSError, KeyError, ValueError) as e:
         raise ValueError(f"{path}: not a readable astronb survey file ({e})") from e
 
+def survey_version(path) -> str:
+    "The version of the simulator that made survey file `path`."
+    import h5py
+    with h5py.File(path, 'r') as f: return str(f.attrs.get('simulator_version', 'unknown'))
+
 def _create_datasets(f, cfg:SurveyConfig):
     for name, (shape, dtype, unit, desc) in survey_schema(cfg).items():
         chunks = (1,) + shape if len(shape) > 1 else (min(cfg.n, 4096),) + shape
@@ -569,7 +607,7 @@ def _create_datasets(f, cfg:SurveyConfig):
     w.attrs['unit'], w.attrs['description'] = 'Angstrom', 'observed wavelengths of the spectra'
     f.attrs.update(bands=''.join(cfg.bands), pixel_scale=cfg.pixel_scale, label_names=list(CLASS_NAMES),
                    config=cfg.to_json(), config_hash=cfg.hash, simulator_version=SIMULATOR_VERSION,
-                   flux_unit='nanomaggy', mag_system='AB (SDSS asinh magnitudes)', mag_dereddened=False,
+                   flux_unit='nanomaggy', mag_system='AB (SDSS asinh model magnitudes)', mag_dereddened=False,
                    extinction_coefficients=json.dumps({b: SF11_R[b] for b in cfg.bands}),
                    cosmology=json.dumps(COSMOLOGY_PARAMS))
 
@@ -596,8 +634,10 @@ def make_survey(cfg:SurveyConfig, out=None, force:bool=False, workers:int=None, 
     from fastprogress.fastprogress import progress_bar
     out = Path(out) if out is not None else default_survey_path(cfg)
     if out.exists() and not force:
-        if survey_config(out) == cfg: return out
-        raise FileExistsError(f"{out} exists and holds a different survey; use force=True (--force) to overwrite it")
+        if survey_config(out) != cfg: raise FileExistsError(f"{out} exists and holds a different survey; use force=True (--force) to overwrite it")
+        if survey_version(out) != SIMULATOR_VERSION:
+            raise FileExistsError(f"{out} was made by simulator {survey_version(out)}, this is {SIMULATOR_VERSION}; use force=True (--force) to remake it")
+        return out
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_partials(out)
     workers = workers or len(os.sched_getaffinity(0))
@@ -686,4 +726,64 @@ def plot_spectra(path, n_per_class:int=1, classes=(0, 5), seed:int=0):
                 ax.plot(wave, f['spectrum'][i], lw=0.6, label=f"{names[c].replace('_', ' ')}, z = {f['z'][i]:.3f}")
     ax.set(xlabel='observed wavelength (Å)', ylabel='flux (1e-17 erg/s/cm²/Å)')
     ax.legend()
+    return fig
+
+# %% ../nbs/00_survey.ipynb #rs000002
+CALIBRATION_Z_EDGES = np.round(np.arange(0.02, 0.2001, 0.03), 2)   # redshift bins of 0.03 where the real MGS has > 400 galaxies each
+COLOURS = ('u-g', 'g-r', 'r-i', 'i-z')
+RED_SEQUENCE_UR = 2.22   # u - r separating red and blue galaxies (Strateva et al. 2001)
+
+def colour_quantiles(z, mag, edges=CALIBRATION_Z_EDGES, q=(10, 50, 90)) -> dict:
+    "Percentiles `q` (nbins, len(q)) of each adjacent-band colour of ugriz magnitudes `mag` (N, 5), in redshift bins `edges`."
+    z, mag = np.asarray(z), np.asarray(mag)
+    bins = [(z >= lo) & (z < hi) for lo, hi in zip(edges[:-1], edges[1:])]
+    return {c: np.array([np.percentile(mag[b, j] - mag[b, j + 1], q) for b in bins]) for j, c in enumerate(COLOURS)}
+
+def red_fraction_by_magnitude(mag, edges=(14., 16., 16.75, 17.25, 17.77)) -> np.ndarray:
+    "Fraction of red-sequence galaxies (u - r > `RED_SEQUENCE_UR`) in bins of r magnitude `edges`."
+    mag = np.asarray(mag)
+    r, red = mag[:, 2], mag[:, 0] - mag[:, 2] > RED_SEQUENCE_UR
+    return np.array([red[(r >= lo) & (r < hi)].mean() for lo, hi in zip(edges[:-1], edges[1:])])
+
+def photoz_difficulty(z, mag, n_train:int=5000, seed:int=0) -> dict:
+    "σ_MAD, η and the predictions of a random forest on r and the four colours, trained on `n_train` random galaxies and scored on the rest."
+    from sklearn.ensemble import RandomForestRegressor
+    from astronb.metrics import sigma_mad, outlier_fraction
+    z, mag = np.asarray(z, float), np.asarray(mag, float)
+    x = np.column_stack([mag[:, 2], -np.diff(mag, axis=1)])
+    idx = np.random.default_rng(seed).permutation(len(z))
+    train, test = idx[:n_train], idx[n_train:]
+    zp = RandomForestRegressor(200, min_samples_leaf=3, n_jobs=-1, random_state=seed).fit(x[train], z[train]).predict(x[test])
+    return dict(sigma_mad=sigma_mad(zp, z[test]), eta=outlier_fraction(zp, z[test]), z_pred=zp, z_spec=z[test])
+
+# %% ../nbs/00_survey.ipynb #rs000006
+def plot_against_real(sim:dict, real:dict, edges=CALIBRATION_Z_EDGES):
+    "Figure: colour-redshift planes of the real catalogue (top) and the survey (bottom), the real percentiles on both; `sim`, `real`: dicts of 'z' and ugriz 'mag'."
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(2, 4, figsize=(16, 7), sharex=True, sharey='col')
+    mid, q = (edges[:-1] + edges[1:])/2, colour_quantiles(real['z'], real['mag'], edges)
+    for row, (d, name) in enumerate([(real, 'real MGS'), (sim, 'survey')]):
+        for j, c in enumerate(COLOURS):
+            ax = axs[row, j]
+            ax.scatter(d['z'], d['mag'][:, j] - d['mag'][:, j + 1], s=1, alpha=0.15, color='k' if row == 0 else 'C0', rasterized=True)
+            for k, ls in zip(range(3), [':', '-', ':']): ax.plot(mid, q[c][:, k], 'r', ls=ls, lw=1.5)
+            ax.set(xlim=(0, 0.3), ylim=np.percentile(real['mag'][:, j] - real['mag'][:, j + 1], [0.5, 99.5]) + np.array([-0.2, 0.2]),
+                   title=f'{name}: {c}', xlabel='spectroscopic z' if row else None)
+    fig.tight_layout()
+    return fig
+
+def plot_photometry_against_real(sim:dict, real:dict, rf_sim:dict, rf_real:dict):
+    "Figure: r histograms, and random-forest photo-z of the real catalogue and the survey side by side."
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, 3, figsize=(15, 4.2))
+    bins = np.arange(12, 18.01, 0.125)
+    for d, name, col in [(real, 'real MGS', 'k'), (sim, 'survey', 'C0')]:
+        axs[0].hist(d['mag'][:, 2], bins, histtype='step', color=col, label=name, density=True)
+    axs[0].axvline(17.77, color='gray', ls=':'); axs[0].set(xlabel='dereddened model r', ylabel='density'); axs[0].legend()
+    for ax, rf, name in [(axs[1], rf_real, 'real MGS'), (axs[2], rf_sim, 'survey')]:
+        ax.scatter(rf['z_spec'], rf['z_pred'], s=1, alpha=0.3, color='k' if name == 'real MGS' else 'C0', rasterized=True)
+        ax.plot([0, 0.35], [0, 0.35], 'r', lw=1)
+        ax.set(xlim=(0, 0.35), ylim=(0, 0.35), xlabel='spectroscopic z', ylabel='random forest z',
+               title=f"{name}: σ_MAD {rf['sigma_mad']:.4f}, η {rf['eta']:.2%}")
+    fig.tight_layout()
     return fig

@@ -35,7 +35,7 @@ from sklearn.preprocessing import StandardScaler
 from astronb.data import astromae_split, read_survey
 from astronb.experiment import FinetuneConfig, Run, Runtime, finetune, quickstart, redshift_data
 from astronb.metrics import photoz_report
-from astronb.survey import POPULATIONS, SCHECHTER, SDSS_BANDS, SurveyConfig, asinh_flux, m_star, make_survey, physics_tables
+from astronb.survey import POPULATIONS, SCHECHTER, SDSS_BANDS, SurveyConfig, asinh_flux, m_star, make_survey, physics_tables, population_coeffs
 
 
 def colour_features(mag):
@@ -59,7 +59,7 @@ def forest_photoz(train, test, seed=0):
 def template_library(per_population=300, seed=0):
     "Template coefficients (T, 5) over the kcorrect SEDs, drawn from the simulator's population mixtures."
     rng = np.random.default_rng(seed)
-    return np.concatenate([rng.dirichlet(c, per_population) for c in POPULATIONS.values()]) / physics_tables().rest_r
+    return np.concatenate([population_coeffs(rng, p, per_population, np.zeros(per_population)) for p in POPULATIONS])   # at M_r = 0
 
 
 def template_photoz(mag, mag_err, z_grid=np.arange(0.002, 0.4, 0.002), floor=0.02, chunk=32):

@@ -24,7 +24,7 @@ def main(survey, out):
     out = Path(out)
     data = read_survey(survey)
     perm = np.random.default_rng(0).permutation(len(data))
-    split = dict(pretrain=np.sort(perm[:256]), pretrain_valid=np.sort(perm[256:320]))
+    split = dict(pretrain=np.sort(perm[:128]), pretrain_valid=np.sort(perm[128:192]))   # 4 steps of 32: see test_moco.py
     dls = pretrain_dls(data, split, bs=32, augs=[CenterCrop(32)], valid_augs=[CenterCrop(32)], views=2, seed=0, device='cpu')
     cfg = moco_preset('cpu_resnet18', queue=100, bn_splits=2, proj_dim=16, backbone=dict(img_size=32, channels=(8, 16, 16, 32)))
     set_seed(0)

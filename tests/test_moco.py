@@ -27,8 +27,9 @@ def test_two_gloo_processes_match_one_process(survey, tmp_path):
     r0, r1, single = (load_file(str(d/f'state-{r}.safetensors')) for d, r in ((two, 0), (two, 1), (one, 0)))
     for k in single:
         np.testing.assert_array_equal(r0[k].numpy(), r1[k].numpy(), err_msg=f'{k} differs between ranks')
-    # 8 steps of 32 into a queue of 100: the pointer has gone round twice, and the queue holds the keys of both processes
-    assert int(r0['queue_ptr']) == int(single['queue_ptr']) == 8*32 % 100
+    # 4 steps of 32 into a queue of 100: the pointer has gone round, and the queue holds the keys of both processes. (Longer runs
+    # part ways: the two processes sum gradients in another order, and after 5-7 steps of this tiny network that 1e-6 grows to 1e-3.)
+    assert int(r0['queue_ptr']) == int(single['queue_ptr']) == 4*32 % 100
     np.testing.assert_allclose(r0['queue'].numpy(), single['queue'].numpy(), atol=1e-4)
     for k in single:
         if 'running_' in k or 'num_batches' in k: continue     # batch-norm running statistics: rank 0's sub-batch under DDP, both in one process
