@@ -30,8 +30,8 @@ __all__ = ['SIMULATOR_VERSION', 'SF11_SFD_RESCALE', 'POINT_SOURCE_DEPTH', 'ASINH
            'pixel_noise', 'petrosian_photometry', 'model_photometry', 'contaminants', 'galaxy_zoo_votes',
            'simulate_chunk', 'survey_schema', 'default_survey_path', 'survey_config', 'survey_version', 'make_survey',
            'plot_class_grid', 'population_colour_track', 'plot_survey_summary', 'save_previews', 'plot_spectra',
-           'colour_quantiles', 'red_fraction_by_magnitude', 'photoz_difficulty', 'plot_against_real',
-           'plot_photometry_against_real']
+           'colour_quantiles', 'red_fraction_by_magnitude', 'colour_features', 'forest_redshifts', 'photoz_difficulty',
+           'plot_against_real', 'plot_photometry_against_real']
 
 # %% ../nbs/00_survey.ipynb #b37e7a6f
 SIMULATOR_VERSION = "2.0"   # 2.0: populations calibrated on real MGS galaxies, model magnitudes; 1.1: Galaxy Zoo 2 votes
@@ -745,15 +745,24 @@ def red_fraction_by_magnitude(mag, edges=(14., 16., 16.75, 17.25, 17.77)) -> np.
     r, red = mag[:, 2], mag[:, 0] - mag[:, 2] > RED_SEQUENCE_UR
     return np.array([red[(r >= lo) & (r < hi)].mean() for lo, hi in zip(edges[:-1], edges[1:])])
 
-def photoz_difficulty(z, mag, n_train:int=5000, seed:int=0) -> dict:
-    "σ_MAD, η and the predictions of a random forest on r and the four colours, trained on `n_train` random galaxies and scored on the rest."
+def colour_features(mag) -> np.ndarray:
+    "Photo-z features of ugriz magnitudes (N, 5): the colours u-g, g-r, r-i, i-z, then the r magnitude."
+    mag = np.asarray(mag, float)
+    return np.column_stack([-np.diff(mag, axis=1), mag[:, 2]])
+
+def forest_redshifts(mag_train, z_train, mag_test, seed:int=0) -> np.ndarray:
+    "Redshifts of `mag_test` from a random forest (200 trees, leaves of 3) trained on the `colour_features` of labelled magnitudes."
     from sklearn.ensemble import RandomForestRegressor
+    forest = RandomForestRegressor(200, min_samples_leaf=3, n_jobs=-1, random_state=seed)
+    return forest.fit(colour_features(mag_train), z_train).predict(colour_features(mag_test))
+
+def photoz_difficulty(z, mag, n_train:int=5000, seed:int=0) -> dict:
+    "σ_MAD, η and the predictions of `forest_redshifts` trained on `n_train` random galaxies and scored on the rest."
     from astronb.metrics import sigma_mad, outlier_fraction
     z, mag = np.asarray(z, float), np.asarray(mag, float)
-    x = np.column_stack([mag[:, 2], -np.diff(mag, axis=1)])
     idx = np.random.default_rng(seed).permutation(len(z))
     train, test = idx[:n_train], idx[n_train:]
-    zp = RandomForestRegressor(200, min_samples_leaf=3, n_jobs=-1, random_state=seed).fit(x[train], z[train]).predict(x[test])
+    zp = forest_redshifts(mag[train], z[train], mag[test], seed)
     return dict(sigma_mad=sigma_mad(zp, z[test]), eta=outlier_fraction(zp, z[test]), z_pred=zp, z_spec=z[test])
 
 # %% ../nbs/00_survey.ipynb #rs000006

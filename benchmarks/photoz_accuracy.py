@@ -35,12 +35,8 @@ from sklearn.preprocessing import StandardScaler
 from astronb.data import astromae_split, read_survey
 from astronb.experiment import FinetuneConfig, Run, Runtime, finetune, quickstart, redshift_data
 from astronb.metrics import photoz_report
-from astronb.survey import POPULATIONS, SCHECHTER, SDSS_BANDS, SurveyConfig, asinh_flux, m_star, make_survey, physics_tables, population_coeffs
-
-
-def colour_features(mag):
-    "Colours u-g, g-r, r-i, i-z and the r magnitude of (N, 5) ugriz magnitudes."
-    return np.column_stack([-np.diff(mag, axis=1), mag[:, 2]])
+from astronb.survey import (POPULATIONS, SCHECHTER, SDSS_BANDS, SurveyConfig, asinh_flux, colour_features, m_star, make_survey,
+                            physics_tables, population_coeffs)
 
 
 def knn_photoz(train, valid, test, ks=(5, 10, 20, 40)):
