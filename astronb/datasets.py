@@ -14,7 +14,7 @@ MGS_BANDS = 'ugriz'
 MGS_DIR = files('astronb')/'data'/'sdss_mgs_mlz'
 
 # %% auto #0
-__all__ = ['MGS_BANDS', 'MGS_DIR', 'sdss_mgs']
+__all__ = ['MGS_BANDS', 'MGS_DIR', 'sdss_mgs', 'mgs_arrays']
 
 # %% ../nbs/00c_datasets.ipynb #ds000006
 def sdss_mgs():
@@ -37,3 +37,9 @@ def sdss_mgs():
                   MAGTYPE='model', DERED=True, MAGSYS='SDSS asinh (close to AB)',
                   LICENSE='University of Illinois/NCSA Open Source License, astronb/data/sdss_mgs_mlz/LICENSE.txt')
     return t
+
+def mgs_arrays(table=None) -> dict:
+    "Redshifts 'z' (N,), ugriz magnitudes 'mag' (N, 5) and their errors 'err' (N, 5) of `sdss_mgs()` (or of `table`), as arrays."
+    t = sdss_mgs() if table is None else table
+    stack = lambda names: np.stack([np.asarray(t[n], dtype=float) for n in names], 1)
+    return dict(z=np.asarray(t['zspec'], dtype=float), mag=stack(MGS_BANDS), err=stack([f'err_{b}' for b in MGS_BANDS]))

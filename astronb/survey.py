@@ -522,8 +522,8 @@ def simulate_chunk(cfg:SurveyConfig, chunk:int):
         for i in range(n - k):
             comps = galaxy_components(cat, i, int(rng.integers(2**31)))
             fluxes = [observed_nanomaggies(c[None], cat['z'][i:i+1], ebv[i])[0] for _, c in comps]
-            calibration = 10**(-0.4*rng.normal(0, per_band(CALIBRATION_ERROR)))   # the field's zero-point error
-            img = draw_bands([p for p, _ in comps], fluxes, fwhm[i], sim) * calibration[:, None, None].astype(np.float32)
+            calibration = (10**(-0.4*rng.normal(0, per_band(CALIBRATION_ERROR)))).astype(np.float32)[:, None, None]   # the field's zero-point error
+            img = draw_bands([p for p, _ in comps], fluxes, fwhm[i], sim) * calibration
             petro_flux, petro_err, rp = petrosian_photometry(rng, img, sim)
             if asinh_mag(petro_flux[r], 'r') - SF11_R['r']*ebv[i] > cfg.r_limit: continue   # fails the Petrosian magnitude limit
             r_flux = np.array([f[r] for f in fluxes])
@@ -538,7 +538,7 @@ def simulate_chunk(cfg:SurveyConfig, chunk:int):
             if kind: noise += np.sqrt(np.maximum(cont, 0)*per_band(NMGY_PER_ELECTRON)[:, None, None]) * rng.normal(0, 1, img.shape).astype(np.float32)
             coeffs = sum(c for _, c in comps)
             spec = galaxy_spectrum(coeffs, cat['z'][i], ebv[i], fiber, cfg)
-            res['images'][k] = (img + cont*calibration[:, None, None].astype(np.float32) + noise)[keep]
+            res['images'][k] = (img + cont*calibration + noise)[keep]
             res['mag'][k], res['dered_mag'][k] = mag[keep], dered[keep]
             res['mag_err'][k] = [asinh_mag_err(flux[b], err[b], SDSS_BANDS[b]) for b in keep]
             res['z'][k], res['e_bv'][k], res['label'][k] = cat['z'][i], ebv[i], cat['label'][i]
