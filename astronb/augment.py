@@ -60,6 +60,8 @@ def _crop(x, top, left, size:int):
 class CenterCrop(Augmentation):
     "The central `size` x `size` pixels (deterministic)."
     def __init__(self, size:int): self.size = size
+    @property
+    def min_size(self) -> int: return self.size     # the smallest image side it can crop (loaders check it against the file)
     def __call__(self, x, generator=None):
         h, w = x.shape[-2:]
         if self.size > min(h, w): raise ValueError(f"CenterCrop({self.size}) of images {h}x{w}")
@@ -74,6 +76,8 @@ def shifted_crop(x:torch.Tensor, shift:torch.Tensor, size:int) -> torch.Tensor:
 class JitterCrop(Augmentation):
     "Move the centre by integers in [-`max_shift`, `max_shift`] on each axis, then crop `size` x `size`."
     def __init__(self, size:int, max_shift:int=7): self.size, self.max_shift = size, max_shift
+    @property
+    def min_size(self) -> int: return self.size + 2*self.max_shift
     def __call__(self, x, generator=None):
         h, w = x.shape[-2:]
         if self.size + 2*self.max_shift > min(h, w):

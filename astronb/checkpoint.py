@@ -21,12 +21,13 @@ from safetensors.torch import save_file, load_file
 
 from . import __version__
 from .distributed import Distributed
-from .files import partial_file
+from .files import partial_file, remove_stale_partials
 from .learner import log_epochs, unwrap, quiet_progress
 
 # %% auto #0
-__all__ = ['rng_state', 'set_rng_state', 'callback_state', 'set_callback_state', 'save_checkpoint', 'latest_checkpoint',
-           'read_checkpoint', 'model_weights', 'load_weights', 'load_checkpoint', 'Checkpoint', 'fit_run']
+__all__ = ['rng_state', 'set_rng_state', 'callback_state', 'set_callback_state', 'save_checkpoint', 'checkpoint_files',
+           'is_complete', 'prune_checkpoints', 'latest_checkpoint', 'read_checkpoint', 'model_weights', 'load_weights',
+           'load_checkpoint', 'Checkpoint', 'fit_run']
 
 # %% ../nbs/10b_checkpoint.ipynb #f6e20aaa
 def _encode(obj, tensors:dict, key:str):
@@ -120,8 +121,9 @@ def _sha256(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
     return h.hexdigest()
 
-def save_checkpoint(run_dir, learn, epoch:int, config:dict=None, finished:bool=False, keep:int=2) -> Path:
-    "Write checkpoint `epoch` of `learn` into `run_dir` (weights, then JSON, each atomically); keep the newest `keep`. Returns the JSON path."
+def save_checkpoint(run_dir, learn, epoch:int, config:dict=None, finished:bool=False, keep:int=2, data:str=None) -> Path:
+    """Write checkpoint `epoch` of `learn` into `run_dir` (weights, then JSON, each atomically), `data` the `file_identity` of
+    its training data; keep it and the newest `keep`-1 complete checkpoints before it (`prune_checkpoints`). Returns the JSON path."""
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     model = unwrap(learn.model)
     bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
@@ -132,19 +134,37 @@ def save_checkpoint(run_dir, learn, epoch:int, config:dict=None, finished:bool=F
     with partial_file(stem.with_suffix('.safetensors')) as tmp: save_file(tensors, str(tmp))
     weights = stem.with_suffix('.safetensors')
     meta = dict(format='astronb-checkpoint', astronb=__version__, epoch=epoch, finished=finished, model=type(model).__name__,
-                config=config, stats=getattr(learn.dls, 'stats', None), weights=weights.name, sha256=_sha256(weights), state=state)
+                config=config, data=data, stats=getattr(learn.dls, 'stats', None), weights=weights.name, sha256=_sha256(weights), state=state)
     with partial_file(stem.with_suffix('.json')) as tmp: tmp.write_text(json.dumps(meta, indent=1))
-    for old in sorted(run_dir.glob('epoch-*.json'))[:-keep]:
-        old.unlink(); old.with_suffix('.safetensors').unlink(missing_ok=True)
+    prune_checkpoints(run_dir, stem.with_suffix('.json'), keep)
     return stem.with_suffix('.json')
+
+def checkpoint_files(run_dir) -> list:
+    "The stems (`run_dir/epoch-NNNN`) of every checkpoint file in `run_dir`, complete or not, oldest first."
+    return sorted({p.with_suffix('') for p in Path(run_dir).glob('epoch-*') if p.suffix in ('.json', '.safetensors')})
+
+def is_complete(path) -> bool:
+    "Whether checkpoint JSON `path` is readable and its weights are present and match their hash."
+    try:
+        meta = json.loads(Path(path).read_text())
+        return _sha256(Path(path).with_name(meta['weights'])) == meta['sha256']
+    except (OSError, ValueError, KeyError, TypeError): return False
+
+def prune_checkpoints(run_dir, newest, keep:int=2) -> list:
+    """Delete the checkpoints older than `newest` (the one just written) except the `keep`-1 newest complete ones; damaged and
+    incomplete ones older than `newest` go too. `newest` and anything after it are never touched. Returns the stems deleted."""
+    newest = Path(newest).with_suffix('')
+    older = [st for st in checkpoint_files(run_dir) if st.name < newest.name]
+    kept = [st for st in reversed(older) if is_complete(st.with_suffix('.json'))][:max(keep - 1, 0)]
+    gone = [st for st in older if st not in kept]
+    for st in gone:
+        for suffix in ('.json', '.safetensors'): st.with_suffix(suffix).unlink(missing_ok=True)
+    return gone
 
 def latest_checkpoint(run_dir):
     "The JSON path of the newest complete checkpoint in `run_dir` (weights present and matching their hash), or None."
     for path in sorted(Path(run_dir).glob('epoch-*.json'), reverse=True):
-        try:
-            meta = json.loads(path.read_text())
-            if _sha256(path.with_name(meta['weights'])) == meta['sha256']: return path
-        except (OSError, ValueError, KeyError): pass
+        if is_complete(path): return path
         warnings.warn(f"{path}: incomplete or damaged checkpoint, skipped")
     return None
 
@@ -186,12 +206,15 @@ def load_checkpoint(learn, path, config:dict=None, upgrade=None) -> dict:
     """Restore model, optimiser and RNG states of `learn` from checkpoint `path`; `config` must match the checkpoint's
     (after `upgrade`, a function bringing a config written by an older version to today's form). Returns the metadata, state decoded."""
     meta, tensors = read_checkpoint(path)
-    _fit_weights(learn.model, tensors, meta, path)
     stored = upgrade(meta.get('config'), path) if upgrade else meta.get('config')
-    if config is not None and stored != _json_config(config):
+    if config is not None and stored != _json_config(config):      # before the weights: the config says best what differs
         old, new = stored or {}, _json_config(config)
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-        raise ValueError(f"{path}: written with a different config (differs in {diff}); resume with the same settings or start a new run")
+        values = '; '.join(f"{k}: {old.get(k)!r} there, {new.get(k)!r} here" for k in diff
+                           if not isinstance(old.get(k), (dict, list)) and not isinstance(new.get(k), (dict, list)))
+        raise ValueError(f"{path}: written with a different config (differs in {diff}{'; ' + values if values else ''}); "
+                         "resume with the same settings or start a new run")
+    _fit_weights(learn.model, tensors, meta, path)
     device = next(unwrap(learn.model).parameters()).device
     state = dict(opt=_decode(meta['state']['opt'], tensors, device), rng=_decode(meta['state']['rng'], tensors),
                  callbacks=_decode(meta['state']['callbacks'], tensors, device))
@@ -205,8 +228,8 @@ def load_checkpoint(learn, path, config:dict=None, upgrade=None) -> dict:
 class Checkpoint(Callback):
     "Write a checkpoint into `run_dir` after every trained epoch (rank 0); restore callback state and history when resuming from `resumed`."
     order = 65   # after the recorder (50) and the trackers (60)
-    def __init__(self, run_dir, config:dict=None, keep:int=2, resumed:dict=None):
-        self.run_dir, self.config, self.keep, self.resumed = Path(run_dir), config, keep, resumed
+    def __init__(self, run_dir, config:dict=None, keep:int=2, resumed:dict=None, data:str=None):
+        self.run_dir, self.config, self.keep, self.resumed, self.data = Path(run_dir), config, keep, resumed, data
 
     def before_fit(self):
         self.validated = False
@@ -215,37 +238,62 @@ class Checkpoint(Callback):
     def before_epoch(self): self.validated = False
     def after_validate(self): self.validated = not self.training
 
+    def after_cancel_epoch(self):   # an epoch skipped on resume: no blank row in the progress table (fit_run says where it resumed)
+        if self._skipped(): self._logger, self.learn.logger = self.learn.logger, lambda log: None
+
     def after_epoch(self):
         if self.validated: self._save(finished=self.epoch == self.n_epoch - 1)
-        elif self.resumed and self.epoch <= self.resumed['epoch']:   # skipped: put the recorded row back
+        elif self._skipped():   # put the recorded row back
             r = self.resumed['state']['callbacks']['recorder']
             self.recorder.values[-1], self.recorder.iters[-1] = r['values'][self.epoch], r['iters'][self.epoch]
+            self.learn.logger = self._logger
+
+    def _skipped(self) -> bool: return bool(self.resumed) and self.epoch <= self.resumed['epoch']
 
     def after_cancel_fit(self):
         if self.validated and len(self.recorder.values) == self.epoch + 1: self._save(finished=True)   # an early stop
 
     def _save(self, finished:bool):
-        if rank_distrib() == 0: save_checkpoint(self.run_dir, self.learn, self.epoch, self.config, finished, self.keep)
+        if rank_distrib() == 0: save_checkpoint(self.run_dir, self.learn, self.epoch, self.config, finished, self.keep, self.data)
         if dist.is_available() and dist.is_initialized(): dist.barrier()
         self.validated = False
 
 # %% ../nbs/10b_checkpoint.ipynb #70335432
-def fit_run(learn, n_epoch:int, run_dir, sched=None, cbs=(), config:dict=None, resume:bool=False, keep:int=2, upgrade=None, progress:bool=None):
+def fit_run(learn, n_epoch:int, run_dir, sched=None, cbs=(), config:dict=None, resume:bool=False, keep:int=2, upgrade=None,
+            progress:bool=None, data:str=None, restart:bool=False):
     """Train `learn` for `n_epoch` (lr schedule `sched`) with a checkpoint per epoch in `run_dir`; `resume` continues the newest
-    complete one (its config, after `upgrade`, must equal `config`). Progress bars if `progress` (default: in a terminal), else one line per epoch."""
+    complete one (its config, after `upgrade`, must equal `config`, and its training data's identity `data`), `restart` deletes the
+    checkpoints there and starts over. Progress bars if `progress` (default: in a terminal), else one line per epoch."""
     run_dir, start, resumed = Path(run_dir), 0, None
+    if resume and restart: raise ValueError(f"{run_dir}: resume or restart, not both")
     if len(learn.dls.train) == 0:
         raise ValueError(f"no training batch: the batch size {learn.dls.train.bs} is larger than the {len(learn.dls.train.dataset)} training items")
-    last = latest_checkpoint(run_dir) if run_dir.exists() else None
-    if last is not None and not resume:
-        raise FileExistsError(f"{run_dir} already holds checkpoints ({last.name}); resume them (--resume) or choose a new directory")
-    if resume and last is not None:
+    if run_dir.exists() and not rank_distrib():
+        for p in remove_stale_partials(run_dir): print(f"{run_dir}: removed {p.name}, left by a write that was interrupted")
+    found = checkpoint_files(run_dir)
+    names = ', '.join(st.name for st in found)
+    if found and restart:
+        if not rank_distrib():
+            for st in found:
+                for suffix in ('.json', '.safetensors'): st.with_suffix(suffix).unlink(missing_ok=True)
+            print(f"{run_dir}: deleted checkpoints {names} to start over")
+        found = []
+    if found and not resume:
+        raise FileExistsError(f"{run_dir} already holds checkpoints ({names}); resume them (--resume), start over (--restart deletes them) or choose a new directory")
+    last = latest_checkpoint(run_dir) if found else None
+    if found and last is None:
+        raise ValueError(f"{run_dir}: nothing to resume, every checkpoint is incomplete or damaged ({names}); start over (--restart deletes them) or choose a new directory")
+    if last is not None:
         resumed = load_checkpoint(learn, last, config, upgrade)
+        if data and resumed.get('data') and resumed['data'] != data:
+            raise ValueError(f"{last}: trained on other data ({resumed['data']}) than the file now at its data path ({data}); "
+                             "resume with the run's data or start a new run")
         if resumed['finished']:
             print(f"{run_dir}: the run finished at epoch {resumed['epoch']}; nothing to do")
             return resumed
         start = resumed['epoch'] + 1
-    cbs = [Checkpoint(run_dir, config, keep, resumed), *cbs] + ([ParamScheduler({'lr': sched})] if sched is not None else [])
+        if not rank_distrib(): print(f"{run_dir}: resuming after epoch {resumed['epoch']} ({last.name})")
+    cbs = [Checkpoint(run_dir, config, keep, resumed, data), *cbs] + ([ParamScheduler({'lr': sched})] if sched is not None else [])
     if progress is None: progress = not quiet_progress()
     if not progress and not rank_distrib(): log_epochs(learn)
     if num_distrib() > 1:

@@ -8,15 +8,17 @@ Docs: https://astronb.github.io/astronb/cli.html.md"""
 __all__ = ['overrides', 'pretrain_config', 'finetune_config', 'parser', 'main']
 
 # %% ../nbs/13_cli.ipynb #45b9d79b
-import argparse, ast
+import argparse, ast, warnings
+# fastai's imports call torch.jit.script, which torch 2.10+ deprecates; the warning is fastai's to fix, not the user's to read
+warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
 from pathlib import Path
 
 from .experiment import (FINETUNE_AUGMENTS, FINETUNE_PRESETS, FINETUNE_TARGETS, SCHEDULES, FinetuneConfig, PretrainConfig, Run, Runtime, PRETRAIN_METHODS, embedded_survey,
                                 evaluate, finetune, pretrain, quickstart, table4)
 from .represent import (LABEL_EFFICIENCY_METRICS, PROBES, SPLITS, embed, label_efficiency, map_figures, plot_label_efficiency, plot_similar, probe,
                                run_embeddings, similar)
-from .sdss import download_mgs
-from .survey import SIMULATOR_VERSION, SurveyConfig, make_survey, save_previews
+from .sdss import TIMEOUT, download_mgs
+from .survey import SIMULATOR_VERSION, SurveyConfig, default_survey_path, make_survey, save_previews
 
 # %% ../nbs/13_cli.ipynb #6edffc2c
 def overrides(pairs) -> dict:
@@ -35,12 +37,20 @@ def overrides(pairs) -> dict:
 
 # %% ../nbs/13_cli.ipynb #0a6c4be0
 def _runtime(a) -> Runtime: return Runtime(device=a.device, compile=getattr(a, 'compile', False), workers=getattr(a, 'workers', 0))
-def _survey(a) -> str: return str(a.data) if a.data else embedded_survey(a.n, a.survey_seed)
+def _survey(a) -> str:
+    "`--data`, else where the embedded survey of `--n` galaxies is kept (`_train` makes it once every option has been checked)."
+    return str(a.data) if a.data else str(default_survey_path(SurveyConfig(n=a.n, seed=a.survey_seed)))
+
+def _train(a, config, command):
+    "Check every option (`config(a)`, the runtime), then make the embedded survey if it is needed, then train: `command(cfg, out, ...)`."
+    rt, cfg = _runtime(a), config(a)
+    if not a.data and cfg.data and Path(cfg.data) == Path(_survey(a)).expanduser().resolve(): embedded_survey(a.n, a.survey_seed)
+    return command(cfg, a.out, resume=a.resume, rt=rt, restart=a.restart)
 
 def pretrain_config(a) -> PretrainConfig:
     "The `PretrainConfig` of `astronb pretrain`'s options."
     return PretrainConfig(_survey(a), method=a.method, preset=a.preset, overrides=overrides(a.set), epochs=a.epochs, bs=a.bs,
-                          lr=a.lr, seed=a.seed, precision=a.precision, ema=a.ema)
+                          lr=a.lr, seed=a.seed, precision=a.precision, ema=a.ema, nan_policy=a.nan_policy)
 
 _RECIPE = ('epochs', 'bs', 'lr', 'wd', 'noise', 'augment', 'ema', 'schedule', 'warmup_epochs', 'milestones', 'layer_decay', 'encoder_lr',
            'drop_path', 'labels', 'label_seed', 'bins', 'target')
@@ -49,21 +59,22 @@ def finetune_config(a) -> FinetuneConfig:
     """The `FinetuneConfig` of `astronb finetune`'s options: a catalogue, or a pretraining run (its survey by default), or a survey;
     the recipe of `--recipe` (a preset of `FINETUNE_PRESETS`, else `FinetuneConfig`'s defaults), with the recipe options given."""
     if a.catalogue and (a.data or a.pretrained): raise ValueError("--catalogue trains on a catalogue alone: give no --data or --pretrained")
-    data = a.catalogue or a.data or (None if a.pretrained else embedded_survey(a.n, a.survey_seed))
+    data = a.catalogue or a.data or (None if a.pretrained else _survey(a))
     arch = a.arch or ('magnitude-only' if a.catalogue else None)
     if arch is None: raise ValueError("--arch: give an architecture (e.g. 'plain-AstroMAE'), or --catalogue for the magnitude-only network")
     cat = dict(mag_cols=tuple(a.mag_cols), z_col=a.z_col, err_cols=tuple(a.err_cols or ())) if a.catalogue else {}
     recipe = {**(FINETUNE_PRESETS[a.recipe] if a.recipe else {}), **{k: getattr(a, k) for k in _RECIPE if getattr(a, k) is not None}}
     if a.target == 'gz_smooth' and a.bins is None: recipe['bins'] = None     # a recipe's redshift bins do not apply to vote fractions
     return FinetuneConfig(**{**recipe, 'seed': a.seed if a.seed is not None else recipe.get('seed')}, arch=arch, pretrained=a.pretrained,
-                          data=data, vit_preset=a.vit_preset, backbone=a.backbone, colours=a.colours, precision=a.precision, **cat)
+                          data=data, vit_preset=a.vit_preset, backbone=a.backbone, colours=a.colours, precision=a.precision,
+                          nan_policy=a.nan_policy, **cat)
 
 def _experiment_kw(a) -> dict:
     return dict(pretrain_epochs=a.pretrain_epochs, finetune_epochs=a.finetune_epochs, lr=a.lr, bs=a.bs, precision=a.precision, rt=_runtime(a))
 
 # %% ../nbs/13_cli.ipynb #5a5a0d81
 _COMPILE_HELP = 'torch.compile the model: faster steps after a warm-up (needs a C++ compiler on CPUs)'
-_PRECISION = dict(choices=['fp32', 'bf16', 'fp16'], default='fp32')
+_PRECISION = dict(choices=['fp32', 'bf16', 'fp16', 'auto'], default='fp32', help='auto: bf16 where the device runs it natively (GPUs, CPUs with AVX512-BF16 or AMX), else fp32')
 
 def _run_args(p, data_help:str):
     "The options every training command shares: run directory, data, batch, precision, EMA, device, resume, compilation."
@@ -74,8 +85,10 @@ def _run_args(p, data_help:str):
     p.add_argument('--bs', type=int, default=256, help='global batch size')
     p.add_argument('--precision', **_PRECISION)
     p.add_argument('--ema', type=float, default=None, help='EMA decay of the weights (e.g. 0.9999)')
+    p.add_argument('--nan-policy', default='error', choices=['error', 'fill'], help='NaN/inf pixels: refuse them, naming the rows, or fill them with 0')
     p.add_argument('--device', default=None, help='cpu, cuda, cuda:1 (default: the GPU if there is one)')
     p.add_argument('--resume', action='store_true', help='continue the run in --out from its newest complete checkpoint')
+    p.add_argument('--restart', action='store_true', help='delete the checkpoints in --out and train from the start')
     p.add_argument('--compile', action='store_true', help=_COMPILE_HELP)
 
 def _experiment_args(p):
@@ -113,8 +126,11 @@ def _survey_parsers(sub):
     dl.add_argument('--cache', type=Path, default=Path.home()/'.cache'/'astronb'/'sdss-frames', help='frame cache (resumes downloads)')
     dl.add_argument('--data-release', type=int, default=17)
     dl.add_argument('--force', action='store_true')
+    dl.add_argument('--connect-timeout', type=float, default=TIMEOUT[0], help='seconds to wait for SDSS to accept a connection')
+    dl.add_argument('--read-timeout', type=float, default=TIMEOUT[1], help='seconds to wait for the next bytes of an answer')
+    dl.add_argument('--max-failures', type=int, default=3, help='stop after this many galaxies in a row whose frames cannot be fetched')
     dl.set_defaults(func=lambda a: print(f"SDSS Main Galaxy Sample cutouts ({a.size}x{a.size}, ugriz): "
-                                         f"{download_mgs(a.out, a.n, a.cache, a.size, a.data_release, a.force)}"))
+                                         f"{download_mgs(a.out, a.n, a.cache, a.size, a.data_release, a.force, (a.connect_timeout, a.read_timeout), a.max_failures)}"))
 
 def _training_parsers(sub):
     pre = sub.add_parser('pretrain', help='self-supervised pretraining (masked autoencoder: AstroMAE, C-MAE; momentum contrast: Hayat et al.) with checkpoints and resume')
@@ -127,7 +143,7 @@ def _training_parsers(sub):
     pre.add_argument('--set', action='append', metavar='KEY=VALUE', help='override a preset field (repeatable)')
     pre.add_argument('--seed', type=int, default=42)
     pre.add_argument('--workers', type=int, default=0, help='data-loader processes')
-    pre.set_defaults(func=lambda a: pretrain(pretrain_config(a), a.out, resume=a.resume, rt=_runtime(a)))
+    pre.set_defaults(func=lambda a: _train(a, pretrain_config, pretrain))
     ft = sub.add_parser('finetune', help="redshift fine-tuning of a Table IV architecture (AstroMAE Table I recipe), or of the magnitude-only network on a catalogue")
     ft.add_argument('--arch', default=None, help="a Table IV name, e.g. 'pcm-AstroMAE', 'from-scratch plain-ViT', 'Henghes et al.'; "
                     "'Hayat et al.' (any pretrained encoder, one linear layer), 'from-scratch Hayat et al.' (with --backbone); or 'magnitude-only'")
@@ -159,7 +175,7 @@ def _training_parsers(sub):
     ft.add_argument('--drop-path', type=float, default=None, help='stochastic depth of the encoder blocks')
     ft.add_argument('--bins', type=int, default=None, help="Pasquet et al.'s binned output, e.g. 180 over 0 <= z <= 0.4")
     ft.add_argument('--seed', type=int, default=None, help="default: the pretraining run's (it fixes the split), else 42")
-    ft.set_defaults(func=lambda a: finetune(finetune_config(a), a.out, resume=a.resume, rt=_runtime(a)))
+    ft.set_defaults(func=lambda a: _train(a, finetune_config, finetune))
 
 def _run_parsers(sub):
     qs = sub.add_parser('quickstart', help='make the survey, pretrain a small AstroMAE, fine-tune it and a from-scratch baseline, write a report')
@@ -261,7 +277,8 @@ def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
     try: args.func(args)
-    except (ValueError, KeyError, OSError, FloatingPointError) as e: p.exit(2, f"astronb: error: {e}\n")
+    except (ValueError, KeyError, OSError, FloatingPointError) as e:
+        p.exit(2, f"astronb: error: {e.args[0] if isinstance(e, KeyError) and e.args else e}\n")   # a KeyError's str() adds quotes
 
 # %% ../nbs/13_cli.ipynb #fa967ef2
 if __name__ == '__main__': main()   # python -m astronb.cli, accelerate launch -m astronb.cli

@@ -19,7 +19,7 @@ from .bands import SDSS_BANDS, SDSS_PIXEL_SCALE, MAG_LIMIT, usable_magnitudes
 __all__ = ['SURVEY_CATALOGUE', 'GALAXY10_CLASSES', 'H5Source', 'npz_memmap', 'GalaxyData', 'read_survey', 'CubeKeys', 'read_cube',
            'read_galaxy10', 'clean_catalogue', 'read_fits_image', 'multiband_cutout', 'read_sdss_spectrum',
            'random_split', 'astromae_split', 'label_subset', 'band_stats', 'GalaxyItems', 'make_dls', 'LoaderSpec',
-           'pretrain_dls', 'redshift_dls', 'classification_dls', 'image_spectrum_dls', 'read_catalogue',
+           'check_split', 'pretrain_dls', 'redshift_dls', 'classification_dls', 'image_spectrum_dls', 'read_catalogue',
            'catalogue_inputs', 'catalogue_dls']
 
 # %% ../nbs/01_data.ipynb #7e9305ef
@@ -123,7 +123,7 @@ class GalaxyData:
         if self.nan_policy == 'error':
             bad_rows = np.asarray(rows)[bad.reshape(len(rows), -1).any(1)]
             raise ValueError(f"{self.source}: {int(bad.sum())} NaN/inf pixel(s) in images of row(s) {sorted(set(bad_rows.tolist()))[:10]}; "
-                             "use nan_policy='fill' to replace them by 0")
+                             "use nan_policy='fill' (--nan-policy fill) to replace them by 0, or remove those rows")
         self.nan_filled += int(bad.sum())
         return np.where(bad, 0, img).astype(np.float32)
 
@@ -140,6 +140,11 @@ class GalaxyData:
         stored = np.empty((len(rows),) + tuple(self.images.shape[1:]), self.images.dtype)
         stored[order] = np.asarray(self.images[uniq])[inv]
         return self._finish(stored, rows)
+
+    def check_images(self, chunk:int=512):
+        "Read every image once, so NaN/inf pixels fail now (under nan_policy='error', naming the rows) rather than epochs into a run."
+        if self.nan_policy != 'error': return
+        for i in range(0, len(self), chunk): self.batch(np.arange(i, min(i + chunk, len(self))))
 
     def subset(self, idx):
         "A view of items `idx` (indices into this data)."
@@ -375,15 +380,22 @@ class LoaderSpec:
     device: object = None
     num_workers: int = 0
 
-def _check_split(split:dict, *names):
-    "A clear error if `split` lacks one of `names`."
+def check_split(split:dict, names, source:str, empty_ok=()):
+    "A clear error naming `source` if `split` lacks one of the parts `names`, or one of them (but `empty_ok`) is empty: too few galaxies for the split."
     for k in names:
         if k not in split: raise KeyError(f"split has no '{k}' (has: {', '.join(split)})")
+    empty = [k for k in names if len(split[k]) == 0 and k not in empty_ok]
+    if empty:
+        sizes = ', '.join(f'{k} {len(v)}' for k, v in split.items())
+        raise ValueError(f"{source}: too few galaxies for the split ({sizes}): {' and '.join(empty)} would be empty; use a larger data set")
 
 def _task_dls(data:GalaxyData, split:dict, *, items:dict, n_inp:int, spec:LoaderSpec):
     "DataLoaders of `GalaxyItems(**items)` over the `spec.train` and `spec.valid` items of `split`, normalised with the training images (or `spec.stats`)."
-    _check_split(split, spec.train, spec.valid)
+    check_split(split, (spec.train, spec.valid), data.source, empty_ok=(spec.train,) if spec.stats else ())   # else its images give the statistics
+    need, (h, w) = max([getattr(a, 'min_size', 0) for a in (*spec.augs, *spec.valid_augs)], default=0), data.image_shape[-2:]
+    if need > min(h, w): raise ValueError(f"{data.source}: images of {h}x{w} pixels, smaller than the {need} pixels the crop needs")
     tr, va = data.subset(split[spec.train]), data.subset(split[spec.valid])
+    for part in (tr, va): part.check_images()        # bad pixels anywhere fail before training, not after an epoch
     stats = spec.stats or band_stats(tr, seed=spec.seed, deredden=spec.deredden)
     flat = [b for b, s in zip(stats['bands'], stats['std']) if not s > 0]
     if flat: raise ValueError(f"{data.source}: the training images are constant in band(s) {flat}: they cannot be normalised "
@@ -461,6 +473,6 @@ def catalogue_dls(cat:dict, split:dict, *, train:str='train', valid:str='valid',
     "fastai DataLoaders of a `read_catalogue` result: `catalogue_inputs` as input, redshift as target."
     x = torch.as_tensor(catalogue_inputs(cat, errors), dtype=torch.float32)
     z = torch.as_tensor(cat['z'], dtype=torch.float32)
-    _check_split(split, train, valid)
+    check_split(split, (train, valid), cat['source'])
     ds = lambda k: torch.utils.data.TensorDataset(x[split[k]], z[split[k]])
     return make_dls(ds(train), ds(valid), bs, seed=seed, device=device)

@@ -65,12 +65,16 @@ class Distributed(DistributedTrainer):
 
     def before_fit(self):
         super().before_fit()
-        rec = self.learn.recorder
-        self._smooth, rec.smooth_loss = rec.smooth_loss, GlobalSmoothLoss(rec.smooth_loss.beta)
+        self._smooth = self.learn.recorder.smooth_loss
+        self._set_smooth(GlobalSmoothLoss(self._smooth.beta))
 
     def after_fit(self):
         super().after_fit()
-        self.learn.recorder.smooth_loss = self._smooth
+        self._set_smooth(self._smooth)
+
+    def _set_smooth(self, value):
+        # the recorder's own attribute, replaced directly: a callback's setattr would warn that the learner has one (its property)
+        object.__setattr__(self.learn.recorder, 'smooth_loss', value)
 
     def _wrap_dl(self, dl):
         if isinstance(dl, BatchShardDL): return dl

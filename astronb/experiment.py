@@ -18,22 +18,24 @@ from .augment import CenterCrop, JitterCrop, Rotate, astromae_augmentations
 from .backbones import build_encoder, encoder_config, encoder_spec, with_drop_path
 from .bands import usable_magnitudes
 from .checkpoint import fit_run, latest_checkpoint, read_checkpoint, model_weights
+from .files import check_output, file_identity
+from fastai.torch_core import rank_distrib
 from .data import astromae_split, catalogue_dls, catalogue_inputs, pretrain_dls, random_split, read_catalogue, read_survey, redshift_dls
 from .heads import ARCHITECTURES, TABLE_IV, redshift_net
-from .learner import Autocast, Compile, EMA, NaNGuard
+from .learner import Autocast, Compile, EMA, NaNGuard, auto_precision
 from .mae import MAE, MAEConfig, MAE_PRESETS, extract_encoder, mae_learner, mae_preset, mae_schedule, plot_reconstructions, reconstruction_baselines
 from .moco import MoCo, MoCoConfig, MOCO_PRESETS, contrastive_scores, moco_dls, moco_encoder, moco_learner, moco_preset, moco_schedule
 from .metrics import photoz_metrics, photoz_report, plot_redshift_density, vote_metrics, vote_report
 from .schedulers import EncoderRate, LayerDecay, sched_cyclic, sched_multistep, sched_warmup_cosine
-from .survey import SurveyConfig, make_survey
+from .survey import SurveyConfig, default_survey_path, make_survey
 
 # %% auto #0
-__all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'RUN_FORMAT', 'SCHEDULES', 'FINETUNE_AUGMENTS', 'FINETUNE_TARGETS',
-           'FINETUNE_PRESETS', 'TARGET_KINDS', 'PretrainMethod', 'register_method', 'embedded_survey', 'PretrainConfig',
-           'FinetuneConfig', 'finetune_preset', 'run_config', 'upgrade_config', 'Run', 'build_model', 'Runtime',
-           'training_callbacks', 'pretrain', 'target_kind', 'usable_labels', 'label_pool', 'draw_labels',
-           'RedshiftData', 'redshift_data', 'finetune', 'predict', 'evaluate', 'plot_runs', 'experiment', 'quickstart',
-           'table4']
+__all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'NAN_POLICIES', 'RUN_FORMAT', 'SCHEDULES', 'FINETUNE_AUGMENTS', 'FINETUNE_TARGETS',
+           'FINETUNE_PRESETS', 'NEW_FIELDS', 'TARGET_KINDS', 'PretrainMethod', 'register_method', 'embedded_survey',
+           'PretrainConfig', 'FinetuneConfig', 'finetune_preset', 'run_config', 'upgrade_config', 'Run', 'build_model',
+           'check_device', 'Runtime', 'training_callbacks', 'pretrain', 'target_kind', 'usable_labels', 'label_pool',
+           'draw_labels', 'RedshiftData', 'redshift_data', 'finetune', 'predict', 'evaluate', 'plot_runs', 'experiment',
+           'quickstart', 'table4']
 
 # %% ../nbs/11_experiment.ipynb #36b18a9f
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ register_method('moco', PretrainMethod(
     encoder=moco_encoder, evaluate=contrastive_scores, in_chans=lambda cfg: cfg.encoder.in_chans))
 
 # %% ../nbs/11_experiment.ipynb #4015604f
-PRECISIONS = ('fp32', 'bf16', 'fp16')
+PRECISIONS = ('fp32', 'bf16', 'fp16', 'auto')    # 'auto': bf16 where the device runs it natively, else fp32 (`auto_precision`)
+NAN_POLICIES = ('error', 'fill')
 RUN_FORMAT = 2    # the form of the config a run stores; 1: astronb 0.0.1 (`upgrade_config` reads it)
 
 def embedded_survey(n:int=4000, seed:int=0, progress:bool=False) -> str:
@@ -80,6 +83,26 @@ def _check(cfg, name:str, ok:bool, why:str):
     if not ok: raise ValueError(f"{type(cfg).__name__}.{name}={getattr(cfg, name)!r}: {why}")
 
 def _abs(path): return None if path is None else str(Path(path).expanduser().resolve())
+
+def _check_ranges(cfg, **rules):
+    "`_check` each field of `rules` ({field: (test, what it must be)}) that is set."
+    for name, (ok, why) in rules.items():
+        if getattr(cfg, name) is not None: _check(cfg, name, ok(getattr(cfg, name)), why)
+
+_POSITIVE_INT = (lambda v: isinstance(v, int) and v >= 1, "an integer of at least 1")
+_POSITIVE = (lambda v: v > 0, "must be positive")
+_DECAY = (lambda v: 0 < v < 1, "a decay in (0, 1), e.g. 0.9999")
+
+def _check_types(cls_name:str, overrides:dict, base:dict, prefix:str=''):
+    "An error naming the key if an override's type differs from the preset value's (`--set` values are typed by the config field)."
+    for k, v in overrides.items():
+        ref, key = base.get(k), f'{prefix}{k}'
+        if isinstance(ref, dict) and isinstance(v, dict): _check_types(cls_name, v, ref, f'{key}.'); continue
+        if ref is None: continue
+        ok = isinstance(v, bool) if isinstance(ref, bool) else isinstance(v, (int, float)) and not isinstance(v, bool) if isinstance(ref, float) \
+             else isinstance(v, int) and not isinstance(v, bool) if isinstance(ref, int) else isinstance(v, (list, tuple)) if isinstance(ref, (list, tuple)) \
+             else isinstance(v, type(ref))
+        if not ok: raise ValueError(f"{cls_name}.overrides: {key}={v!r} must be a {type(ref).__name__}, like the preset's {ref!r}")
 
 @dataclass
 class PretrainConfig:
@@ -94,13 +117,18 @@ class PretrainConfig:
     seed: int = 42
     precision: str = 'fp32'
     ema: float = None                           # EMA decay of the weights, e.g. 0.9999
+    nan_policy: str = 'error'                   # NaN/inf pixels: 'error' (refused, naming the rows) or 'fill' (replaced by 0)
 
     def __post_init__(self):
         _check(self, 'method', self.method in PRETRAIN_METHODS, f"known methods: {', '.join(PRETRAIN_METHODS)}")
         _check(self, 'precision', self.precision in PRECISIONS, f"one of {PRECISIONS}")
+        _check(self, 'nan_policy', self.nan_policy in NAN_POLICIES, f"one of {NAN_POLICIES}")
         self.data = _abs(self.data)
-        model = self.model_config()             # unknown presets and override keys fail here, before any work
+        base = self.pretrain_method.preset(self.preset)          # unknown presets fail here, before any work
+        _check_types(type(base).__name__, self.overrides, asdict(base))
+        model = self.model_config()             # unknown override keys and values out of range fail here
         if self.epochs is None: self.epochs = model.epochs
+        _check_ranges(self, epochs=_POSITIVE_INT, bs=_POSITIVE_INT, lr=_POSITIVE, ema=_DECAY)
 
     @property
     def pretrain_method(self) -> PretrainMethod: return PRETRAIN_METHODS[self.method]
@@ -131,6 +159,7 @@ class FinetuneConfig:
     seed: int = None                            # default: the pretraining run's (it fixes the split), else 42
     precision: str = 'fp32'
     ema: float = None
+    nan_policy: str = 'error'                   # NaN/inf pixels of survey images: 'error' or 'fill' (by 0)
     schedule: str = 'cyclic'                    # 'cyclic' (AstroMAE Table I), 'warmup_cosine' (C-MAE Table 10) or 'multistep' (Hayat)
     warmup_epochs: float = 0                    # of 'warmup_cosine'
     milestones: tuple = (0.6, 0.9)              # of 'multistep': fractions of the epochs where the rate drops 10x
@@ -153,6 +182,7 @@ class FinetuneConfig:
         _check(self, 'encoder_lr', not (self.encoder_lr and self.layer_decay), "give either encoder_lr or layer_decay, not both")
         _check(self, 'arch', self.arch in ARCHITECTURES, f"known architectures: {', '.join(ARCHITECTURES)}")
         _check(self, 'precision', self.precision in PRECISIONS, f"one of {PRECISIONS}")
+        _check(self, 'nan_policy', self.nan_policy in NAN_POLICIES, f"one of {NAN_POLICIES}")
         _check(self, 'vit_preset', self.vit_preset in MAE_PRESETS, f"an MAE preset: {', '.join(MAE_PRESETS)}")
         _check(self, 'augment', self.augment in FINETUNE_AUGMENTS, f"one of {FINETUNE_AUGMENTS}")
         layer, pretrained, *_ = ARCHITECTURES[self.arch]
@@ -166,6 +196,10 @@ class FinetuneConfig:
         _check(self, 'data', self.data is not None or pretrained, "give the survey (or catalogue) file")
         self.pretrained, self.data = _abs(self.pretrained), _abs(self.data)
         self.mag_cols, self.err_cols = tuple(self.mag_cols), tuple(self.err_cols)
+        _check_ranges(self, epochs=_POSITIVE_INT, bs=_POSITIVE_INT, lr=_POSITIVE, ema=_DECAY, wd=(lambda v: v >= 0, "must not be negative"),
+                      noise=(lambda v: v >= 0, "must not be negative"), bins=(lambda v: isinstance(v, int) and v >= 2, "at least 2 redshift bins"),
+                      warmup_epochs=(lambda v: v >= 0, "must not be negative"),
+                      layer_decay=(lambda v: 0 < v <= 1, "a factor in (0, 1]"), drop_path=(lambda v: 0 <= v < 1, "a probability in [0, 1)"))
 
     @property
     def images(self) -> bool: return self.arch != 'magnitude-only'
@@ -195,15 +229,19 @@ def run_config(cfg, model:dict) -> dict:
     command = {PretrainConfig: 'pretrain', FinetuneConfig: 'finetune'}[type(cfg)]
     return json.loads(json.dumps(dict(command=command, format=RUN_FORMAT, **asdict(cfg), model=model)))
 
+NEW_FIELDS = dict(nan_policy='error')     # fields added to the run configs since their format; a run without one had its default
+
+def _with_new_fields(config:dict) -> dict: return {**config, **{k: v for k, v in NEW_FIELDS.items() if k not in config}}
+
 def upgrade_config(config:dict, path) -> dict:
     "A run's stored config in today's form; runs of astronb 0.0.1 (format 1): pretraining upgraded, fine-tuning refused with what to do."
     if not config or 'command' not in config: raise ValueError(f"{path}: not an astronb run (its checkpoint has no run config)")
-    if config.get('format', 1) == RUN_FORMAT: return config
+    if config.get('format', 1) == RUN_FORMAT: return _with_new_fields(config)
     if config.get('format', 1) > RUN_FORMAT:
         raise ValueError(f"{path}: written by a newer astronb (run format {config['format']}); upgrade astronb to read it")
     if config['command'] == 'pretrain':
         old = {k: v for k, v in config.items() if k not in ('command', 'mae')}
-        return dict(command='pretrain', format=RUN_FORMAT, method='mae', **old, model=config['mae'])
+        return _with_new_fields(dict(command='pretrain', format=RUN_FORMAT, method='mae', **old, model=config['mae']))
     raise ValueError(f"{path}: a fine-tuning run of astronb 0.0.1, whose encoder had no head of its own (AstroMAE section II.D(a)); "
                      f"its weights fit no network of this version: fine-tune again (astronb finetune ...)")
 
@@ -227,6 +265,10 @@ class Run:
         self._model, self._preds = None, {}
 
     def __repr__(self): return f"Run({str(self.path)!r}: {self.kind} {self.name}, epoch {self.epoch}{', finished' if self.finished else ''})"
+
+    def files(self) -> dict:
+        "What the run is made of, by name: its folder, its checkpoint files and its data (no output may overwrite them)."
+        return dict(run=self.path, data=self.cfg.data, **{f.name: f for f in sorted(self.path.glob('epoch-*'))})
 
     @property
     def name(self) -> str: return self.cfg.arch if self.kind == 'finetune' else f'{self.cfg.method} {self.cfg.preset}'
@@ -269,6 +311,18 @@ def build_model(config:dict):
                         in_chans=m['in_chans'], n_mags=m['n_mags'], n_bins=m['bins'], colours=m['colours'], mag_errors=m['mag_errors'])
 
 # %% ../nbs/11_experiment.ipynb #0f7ba1b8
+def check_device(device:str) -> torch.device:
+    "The torch device `device` names, or an error saying why it cannot be used here, before any data is read."
+    try: d = torch.device(device)
+    except (RuntimeError, TypeError): raise ValueError(f"device {device!r}: not a device; use cpu, cuda or cuda:N") from None
+    if d.type == 'cuda':
+        if not torch.cuda.is_available(): raise ValueError(f"device {device!r}: no CUDA GPU on this machine; use cpu")
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    elif d.type not in ('cpu', 'mps'): raise ValueError(f"device {device!r}: astronb trains on cpu, cuda or mps")
+    elif d.type == 'mps' and not torch.backends.mps.is_available(): raise ValueError(f"device {device!r}: MPS is not available here")
+    return d
+
 @dataclass
 class Runtime:
     "How a run trains, never part of its config: device (default: this process's GPU, else the CPU), compilation, loader workers, progress bars."
@@ -276,6 +330,10 @@ class Runtime:
     compile: bool = False
     workers: int = 0
     progress: bool = None        # progress bars (default: when printing to a terminal), else one line per epoch
+
+    def __post_init__(self):
+        if self.device: check_device(self.device)
+        _check_ranges(self, workers=(lambda v: isinstance(v, int) and v >= 0, "a number of loader processes, 0 or more"))
 
     def torch_device(self):
         "The device of this process: `device`, else its GPU under a distributed launch, else fastai's default."
@@ -286,15 +344,18 @@ class Runtime:
         return default_device()
 
 def training_callbacks(cfg, rt:Runtime) -> list:
-    "The callbacks of a training run: the NaN guard, and mixed precision, EMA and compilation when asked for."
-    return [NaNGuard()] + ([Autocast(cfg.precision)] if cfg.precision != 'fp32' else []) + ([EMA(cfg.ema)] if cfg.ema else []) \
+    "The callbacks of a training run: the NaN guard, and mixed precision (resolving 'auto' on this device), EMA and compilation when asked for."
+    precision = auto_precision(rt.torch_device()) if cfg.precision == 'auto' else cfg.precision
+    return [NaNGuard()] + ([Autocast(precision)] if precision != 'fp32' else []) + ([EMA(cfg.ema)] if cfg.ema else []) \
         + ([Compile()] if rt.compile else [])
 
-def pretrain(cfg:PretrainConfig, out, resume:bool=False, rt:Runtime=Runtime()) -> Run:
-    "Pretrain `cfg` on the unlabelled 80% of its survey with a checkpoint per epoch in `out`; `resume` continues a run of the same config."
+def pretrain(cfg:PretrainConfig, out, resume:bool=False, rt:Runtime=Runtime(), restart:bool=False) -> Run:
+    """Pretrain `cfg` on the unlabelled 80% of its survey with a checkpoint per epoch in `out`; `resume` continues a run of the same
+    config and data, `restart` deletes the checkpoints in `out` first."""
+    check_output(out, data=cfg.data)
     from fastai.torch_core import set_seed
     method, model_cfg = cfg.pretrain_method, cfg.model_config()
-    data = read_survey(cfg.data)
+    data = read_survey(cfg.data, nan_policy=cfg.nan_policy)
     if data.images.shape[1] != method.in_chans(model_cfg):
         raise ValueError(f"{cfg.data}: {data.images.shape[1]} bands, but preset {cfg.preset} expects {method.in_chans(model_cfg)}")
     set_seed(cfg.seed)
@@ -302,8 +363,8 @@ def pretrain(cfg:PretrainConfig, out, resume:bool=False, rt:Runtime=Runtime()) -
                          device=rt.torch_device(), num_workers=rt.workers)
     learn = method.learner(dls, model_cfg, training_callbacks(cfg, rt))
     fit_run(learn, cfg.epochs, out, sched=method.schedule(model_cfg, cfg.epochs, cfg.bs, cfg.lr), config=run_config(cfg, asdict(model_cfg)),
-            resume=resume, upgrade=upgrade_config, progress=rt.progress)
-    print(f"pretrained {cfg.preset} for {cfg.epochs} epochs: {out}")
+            resume=resume, upgrade=upgrade_config, progress=rt.progress, data=file_identity(cfg.data), restart=restart)
+    if not rank_distrib(): print(f"pretrained {cfg.preset} for {cfg.epochs} epochs: {out}")
     return Run(out)
 
 # %% ../nbs/11_experiment.ipynb #50a7c084
@@ -374,7 +435,7 @@ class RedshiftData:
 def redshift_data(cfg:FinetuneConfig) -> RedshiftData:
     "Read the survey or catalogue of `cfg`, split it, and check its redshifts and magnitudes before any training."
     if cfg.images:
-        data = read_survey(cfg.data)
+        data = read_survey(cfg.data, nan_policy=cfg.nan_policy)
         mags = ARCHITECTURES[cfg.arch][3]
         split = _labelled_split(data, astromae_split(len(data), seed=cfg.seed), mags, cfg.labels, cfg.label_seed, cfg.target)
         z = np.asarray(data.column('z'), dtype=float)[np.concatenate(list(split.values()))]
@@ -427,8 +488,10 @@ def _same_recipe(cfg:FinetuneConfig, run:Run):
     diff = sorted(f.name for f in fields(FinetuneConfig) if f.name != 'pretrained' and getattr(run.cfg, f.name) != getattr(cfg, f.name))
     if diff: raise ValueError(f"{run.checkpoint}: written with a different config (differs in {diff}); resume with the same settings or start a new run")
 
-def finetune(cfg:FinetuneConfig, out, resume:bool=False, rt:Runtime=Runtime()) -> Run:
-    "Fine-tune `cfg`'s redshift network with a checkpoint per epoch in `out`; `resume` continues it without reading the pretraining run again."
+def finetune(cfg:FinetuneConfig, out, resume:bool=False, rt:Runtime=Runtime(), restart:bool=False) -> Run:
+    """Fine-tune `cfg`'s redshift network with a checkpoint per epoch in `out`; `resume` continues it (same config and data) without
+    reading the pretraining run again, `restart` deletes the checkpoints in `out` first."""
+    check_output(out, data=cfg.data, pretrained=cfg.pretrained)
     from functools import partial
     from fastai.learner import Learner
     from fastai.optimizer import Adam
@@ -452,8 +515,8 @@ def finetune(cfg:FinetuneConfig, out, resume:bool=False, rt:Runtime=Runtime()) -
                     metrics=vote_metrics() if cfg.target == 'gz_smooth' else photoz_metrics(to_z=net.bins.expectation if net.bins else None),
                     **({'splitter': LayerDecay(cfg.layer_decay)} if cfg.layer_decay else {'splitter': EncoderRate(cfg.encoder_lr)} if cfg.encoder_lr else {}))
     fit_run(learn, cfg.epochs, out, sched=_schedule(cfg, learn), config=prev.config if prev else run_config(cfg, model),
-            resume=resume, upgrade=upgrade_config, progress=rt.progress)
-    print(f"fine-tuned {cfg.arch} for {cfg.epochs} epochs on {len(rd.split['train'])} galaxies: {out}")
+            resume=resume, upgrade=upgrade_config, progress=rt.progress, data=file_identity(cfg.data), restart=restart)
+    if not rank_distrib(): print(f"fine-tuned {cfg.arch} for {cfg.epochs} epochs on {len(rd.split['train'])} galaxies: {out}")
     return Run(out)
 
 # %% ../nbs/11_experiment.ipynb #d0948c8d
@@ -472,12 +535,13 @@ def predict(run:Run, split:str='test'):
 def _validation(run:Run, bs:int=None, seed:int=None):
     "The validation loader of pretraining run `run`: its split's 'pretrain_valid' images, normalised with its statistics."
     cfg, method = run.cfg, run.cfg.pretrain_method
-    data = read_survey(cfg.data)
+    data = read_survey(cfg.data, nan_policy=cfg.nan_policy)
     return method.loaders(data, astromae_split(len(data), seed=cfg.seed), method.config(run.config['model']), bs=bs or cfg.bs,
                           seed=cfg.seed if seed is None else seed, device='cpu', stats=run.stats).valid
 
 def evaluate(run:Run, plot=None, seed:int=0) -> dict:
     "Print and return the test-split photo-z metrics of a fine-tuning run (with its density plot saved to `plot`), or a pretraining run's score."
+    if plot: check_output(plot, **run.files())
     if run.kind == 'pretrain':
         res = run.cfg.pretrain_method.evaluate(run.model(), _validation(run), seed)
         print(f"{run.name}, epoch {run.epoch}, validation images of the pretraining split:")
@@ -563,18 +627,19 @@ def experiment(out, title:str, presets, archs, n:int=6000, pretrain_epochs:int=3
     if unknown: raise KeyError(f"unknown architecture(s) {unknown}; Table IV has: {', '.join(TABLE_IV)}")
     missing = sorted({TABLE_IV[a][0] for a in archs if TABLE_IV[a][1]} - set(layers))
     if missing: raise ValueError(f"architectures with a pretrained {' and '.join(missing)} encoder need an MAE preset of that layer")
-    runs, survey = out/'runs', embedded_survey(n)
+    runs, survey = out/'runs', str(default_survey_path(SurveyConfig(n=n)))      # where `embedded_survey(n)` keeps it
+    pcfgs = {layer: PretrainConfig(survey, preset=preset, epochs=pretrain_epochs, bs=bs, precision=precision) for layer, preset in layers.items()}
+    fcfgs = {arch: FinetuneConfig(arch, pretrained=runs/f'pretrain-{TABLE_IV[arch][0]}' if TABLE_IV[arch][1] else None,
+                                  data=None if TABLE_IV[arch][1] else survey, vit_preset=layers.get(TABLE_IV[arch][0], FinetuneConfig.vit_preset),
+                                  epochs=finetune_epochs, bs=bs, lr=lr, precision=precision) for arch in archs}   # every setting checked before any work
+    embedded_survey(n)
     steps, pre = len(layers) + len(archs), {}
-    for i, (layer, preset) in enumerate(layers.items()):
-        print(f"{i + 1}/{steps} pretraining {preset} on {int(0.8*n)} unlabelled galaxies ({pretrain_epochs} epochs)")
-        pre[preset] = pretrain(PretrainConfig(survey, preset=preset, epochs=pretrain_epochs, bs=bs, precision=precision),
-                               runs/f'pretrain-{layer}', resume=True, rt=rt)
+    for i, (layer, cfg) in enumerate(pcfgs.items()):
+        print(f"{i + 1}/{steps} pretraining {cfg.preset} on {int(0.8*n)} unlabelled galaxies ({pretrain_epochs} epochs)")
+        pre[cfg.preset] = pretrain(cfg, runs/f'pretrain-{layer}', resume=True, rt=rt)
     fine = {}
-    for i, arch in enumerate(archs):
+    for i, (arch, cfg) in enumerate(fcfgs.items()):
         print(f"{len(layers) + i + 1}/{steps} fine-tuning {arch} ({finetune_epochs} epochs)")
-        layer, pretrained, *_ = TABLE_IV[arch]
-        cfg = FinetuneConfig(arch, pretrained=runs/f'pretrain-{layer}' if pretrained else None, data=None if pretrained else survey,
-                             vit_preset=layers.get(layer, FinetuneConfig.vit_preset), epochs=finetune_epochs, bs=bs, lr=lr, precision=precision)
         fine[arch] = finetune(cfg, runs/arch.replace(' ', '_'), resume=True, rt=rt)
     return _report(out, title, survey, n, pre, fine, pretrain_epochs, finetune_epochs)
 

@@ -6,12 +6,12 @@ Docs: https://astronb.github.io/astronb/files.html.md"""
 
 # %% ../nbs/00b_files.ipynb #810acf3b
 from __future__ import annotations
-import os
+import hashlib, os
 from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['partial_file', 'remove_stale_partials']
+__all__ = ['partial_file', 'remove_stale_partials', 'check_output', 'file_identity']
 
 # %% ../nbs/00b_files.ipynb #fe22a5fb
 @contextmanager
@@ -21,15 +21,45 @@ def partial_file(path):
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.partial')
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
+def _umask() -> int:
+    mask = os.umask(0o022); os.umask(mask)
+    return mask
+
 def remove_stale_partials(out) -> list:
-    "Delete `partial_file`s beside `out` left by processes that are gone; returns the paths deleted."
+    "Delete `partial_file`s left by processes that are gone: those of file `out`, or of every file in `out` if it is a folder. Returns the paths deleted."
     out, gone = Path(out), []
-    for p in out.parent.glob(f'.{out.name}.*.partial'):
+    for p in (out.glob('.*.*.partial') if out.is_dir() else out.parent.glob(f'.{out.name}.*.partial')):
         try: os.kill(int(p.name.split('.')[-2]), 0)
         except ProcessLookupError: p.unlink(missing_ok=True); gone.append(p)
         except (ValueError, PermissionError): pass
     return gone
+
+def check_output(out, **inputs):
+    "Refuse output path `out` if it is one of `inputs` ({name: file or folder}): nothing a command reads may be overwritten."
+    out = Path(out).expanduser().resolve()
+    for name, path in inputs.items():
+        if path is not None and out == Path(path).expanduser().resolve():
+            raise ValueError(f"{out}: the output would overwrite the input {name}; choose another output path")
+
+def file_identity(path, whole:int=256 << 20, blocks:int=64) -> str:
+    """What a data file holds: the `config_hash` attribute of an astronb survey ('config:...'), else the SHA-256 of its bytes
+    ('sha256:...'), or for a file larger than `whole` bytes, of its size and `blocks` 1-MiB blocks spread over it ('sampled-sha256:...')."""
+    try:
+        import h5py
+        with h5py.File(path, 'r') as f: h = f.attrs.get('config_hash')
+        if h is not None: return f'config:{h}'
+    except OSError: pass          # not HDF5: a catalogue, a FITS file
+    sha, size = hashlib.sha256(), os.path.getsize(path)
+    with open(path, 'rb') as f:
+        if size <= whole:
+            for block in iter(lambda: f.read(1 << 20), b''): sha.update(block)
+            return f'sha256:{sha.hexdigest()}'
+        sha.update(str(size).encode())
+        for i in range(blocks):
+            f.seek((size - (1 << 20)) * i // (blocks - 1)); sha.update(f.read(1 << 20))
+    return f'sampled-sha256:{sha.hexdigest()}'

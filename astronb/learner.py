@@ -6,7 +6,7 @@ Docs: https://astronb.github.io/astronb/learner.html.md"""
 
 # %% ../nbs/10_learner.ipynb #07eda27f
 from __future__ import annotations
-import sys
+import sys, warnings
 import numpy as np
 import torch
 import torch.distributed as dist
@@ -18,8 +18,8 @@ from fastai.callback.tracker import TrackerCallback
 from timm.utils import ModelEmaV3
 
 # %% auto #0
-__all__ = ['own_loss', 'unwrap', 'Autocast', 'Compile', 'EMA', 'EarlyStopping', 'NaNGuard', 'quiet_progress', 'EpochLog',
-           'log_epochs']
+__all__ = ['own_loss', 'unwrap', 'native_amp', 'auto_precision', 'Autocast', 'Compile', 'EMA', 'EarlyStopping', 'NaNGuard',
+           'quiet_progress', 'EpochLog', 'log_epochs']
 
 # %% ../nbs/10_learner.ipynb #0c9fa1f8
 def own_loss(out, *targets):
@@ -31,14 +31,32 @@ def unwrap(model):
     "The model inside a DDP or accelerate wrapper (or the model itself)."
     return getattr(model, 'module', model)
 
+def native_amp(device, amp:str='bf16') -> bool:
+    "Whether `device` runs `amp` ('bf16' or 'fp16') matrix multiplies natively: a GPU (with bf16 for 'bf16'), or a CPU with AVX512-BF16 or AMX."
+    device = torch.device(device)
+    if device.type == 'cuda': return amp == 'fp16' or torch.cuda.is_bf16_supported()
+    if device.type != 'cpu': return False
+    return torch.cpu._is_amx_fp16_supported() if amp == 'fp16' else torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+def auto_precision(device) -> str:
+    "'bf16' where bfloat16 autocast is fast on `device` (`native_amp`), else 'fp32'."
+    return 'bf16' if native_amp(device, 'bf16') else 'fp32'
+
 class Autocast(MixedPrecision):
     "Mixed precision on the data's device, CPU or GPU: autocast in `amp_mode` ('bf16' or 'fp16', the latter with gradient scaling)."
     def before_fit(self):
         device = torch.device(getattr(self.dls, 'device', None) or next(self.model.parameters()).device)
         dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}[self.amp_mode.value]
+        if not native_amp(device, self.amp_mode.value):
+            warnings.warn(f"{self.amp_mode.value} autocast on {device.type} without native {self.amp_mode.value} ({torch.backends.cpu.get_cpu_capability()}) "
+                          "is emulated and usually slower than fp32; precision 'auto' picks the faster of the two")
         self.kwargs['enabled'] = dtype == torch.float16
-        self.autocast = torch.autocast(device.type, dtype=dtype)
+        self.context = torch.autocast(device.type, dtype=dtype)    # not `autocast`, a name the learner has too
         self.learn.scaler, self.scales = torch.amp.GradScaler(device.type, **self.kwargs), L()
+
+    def before_batch(self): self.context.__enter__()
+    def after_loss(self): self.context.__exit__(None, None, None)
+    def after_fit(self): self.context, self.learn.scaler, self.scales = None, None, None
 
 # %% ../nbs/10_learner.ipynb #33b2abeb
 class Compile(Callback):

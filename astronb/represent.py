@@ -19,15 +19,17 @@ from .bands import lupton_rgb
 from .data import GalaxyData, astromae_split, pretrain_dls, read_survey
 from .experiment import (FINETUNE_PRESETS, FinetuneConfig, Run, Runtime, draw_labels, finetune, finetune_preset, label_pool,
                                 target_kind, usable_labels)
+from .files import check_output, file_identity
+from .learner import auto_precision
 from .metrics import classification_report, photoz_report, property_report, vote_report
 
 # %% auto #0
 __all__ = ['SPLITS', 'PROBES', 'AUGMENTATION_SWEEPS', 'LABEL_EFFICIENCY_METHODS', 'LABEL_EFFICIENCY_METRICS', 'split_rows',
-           'survey_identity', 'auto_precision', 'embed', 'Embeddings', 'read_embeddings', 'run_embeddings',
-           'embeddings_run', 'target_values', 'probe_split', 'knn_predict', 'linear_predict', 'score', 'ProbeResult',
-           'probe', 'SimilarityIndex', 'similar', 'plot_similar', 'umap_map', 'run_images', 'pixel_features',
-           'plot_map', 'plot_mosaic', 'augmentation_sweep', 'stationarity', 'plot_stationarity', 'map_figures',
-           'label_networks', 'label_efficiency', 'plot_label_efficiency']
+           'embed', 'Embeddings', 'read_embeddings', 'run_embeddings', 'embeddings_run', 'target_values', 'probe_split',
+           'knn_predict', 'linear_predict', 'score', 'ProbeResult', 'probe', 'SimilarityIndex', 'similar',
+           'plot_similar', 'umap_map', 'run_images', 'pixel_features', 'plot_map', 'plot_mosaic', 'augmentation_sweep',
+           'stationarity', 'plot_stationarity', 'map_figures', 'label_networks', 'label_efficiency',
+           'plot_label_efficiency']
 
 # %% ../nbs/12_represent.ipynb #r0000007
 SPLITS = ('all', 'pretrain', 'pretrain_valid', 'train', 'valid', 'test')
@@ -36,21 +38,6 @@ def split_rows(n:int, split:str, seed:int) -> np.ndarray:
     "The survey rows of `split` of AstroMAE's split of `n` galaxies with `seed` ('all': every row)."
     if split not in SPLITS: raise ValueError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
     return np.arange(n) if split == 'all' else astromae_split(n, seed)[split]
-
-def survey_identity(path) -> str:
-    "The identity of a survey file: its `config_hash` attribute (astronb surveys), else the SHA-256 of its bytes."
-    import h5py, hashlib
-    with h5py.File(path, 'r') as f: h = f.attrs.get('config_hash')
-    if h is not None: return f'config:{h}'
-    sha = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''): sha.update(block)
-    return f'sha256:{sha.hexdigest()}'
-
-def auto_precision(device:torch.device) -> str:
-    "'bf16' where bfloat16 autocast is fast (CUDA with bf16; CPUs with AVX512-BF16 or AMX), else 'fp32'."
-    if device.type == 'cuda': return 'bf16' if torch.cuda.is_bf16_supported() else 'fp32'
-    return 'bf16' if torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported() else 'fp32'
 
 # %% ../nbs/12_represent.ipynb #r0000008
 def _incomplete(out:Path) -> Path: return out.with_name(f'.{out.name}.incomplete')
@@ -78,7 +65,7 @@ def embed(run:Run, out, data=None, split:str='all', bs:int=256, precision:str='a
     import h5py
     from fastprogress.fastprogress import progress_bar
     out, path = Path(out), str(Path(data).expanduser().resolve()) if data else run.cfg.data
-    if out.resolve() == Path(path).resolve(): raise ValueError(f"{out}: is the survey being embedded; write the embeddings to another file")
+    check_output(out, survey=path, **run.files())
     if out.exists() and not force: raise FileExistsError(f"{out} exists; use --force to overwrite it")
     if precision not in ('auto', 'fp32', 'bf16'): raise ValueError(f"precision={precision!r}: one of 'auto', 'fp32', 'bf16'")
     enc, survey = run.encoder(), read_survey(path)
@@ -87,7 +74,7 @@ def embed(run:Run, out, data=None, split:str='all', bs:int=256, precision:str='a
     precision = auto_precision(device) if precision == 'auto' else precision
     rows = split_rows(len(survey), split, run.cfg.seed)
     identity = dict(run=run.name, checkpoint=str(run.checkpoint), run_sha256=run.meta['sha256'], survey=str(path),
-                    survey_identity=survey_identity(path), survey_rows=len(survey), split=split, split_seed=run.cfg.seed, precision=precision)
+                    survey_identity=file_identity(path), survey_rows=len(survey), split=split, split_seed=run.cfg.seed, precision=precision)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = _incomplete(out)
     done = _resume_point(tmp, identity, (len(rows), enc.num_features))
@@ -142,8 +129,8 @@ def read_embeddings(path, data:GalaxyData=None) -> Embeddings:
     data = data if data is not None else read_survey(attrs['survey'])
     if attrs['survey_rows'] != len(data):
         raise ValueError(f"{path}: made from a survey of {attrs['survey_rows']} rows, but {data.source} has {len(data)}")
-    if attrs['survey_identity'] != survey_identity(data.source):
-        raise ValueError(f"{path}: made from another survey ({attrs['survey_identity']}) than {data.source} ({survey_identity(data.source)})")
+    if attrs['survey_identity'] != file_identity(data.source):
+        raise ValueError(f"{path}: made from another survey ({attrs['survey_identity']}) than {data.source} ({file_identity(data.source)})")
     return Embeddings(features, rows, attrs, path, data)
 
 # %% ../nbs/12_represent.ipynb #r0000040

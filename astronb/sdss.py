@@ -7,48 +7,68 @@ Docs: https://astronb.github.io/astronb/sdss.html.md"""
 # %% ../nbs/01a_sdss.ipynb #897370e2
 from __future__ import annotations
 import time, warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from .data import multiband_cutout, read_fits_image
 from .bands import SDSS_BANDS, SDSS_PIXEL_SCALE, SF11_R
-from .files import partial_file
+from .files import partial_file, remove_stale_partials
 
 # %% auto #0
-__all__ = ['mgs_query', 'query_mgs', 'frame_path', 'astroquery_frame', 'fetch_frame', 'sdss_cutouts', 'download_mgs']
+__all__ = ['TIMEOUT', 'mgs_query', 'query_mgs', 'frame_path', 'frame_url', 'sas_frame', 'transient', 'fetch_frame',
+           'sdss_cutouts', 'download_mgs']
 
 # %% ../nbs/01a_sdss.ipynb #fb4e9bb9
 def mgs_query(top:int=None, r_limit:float=17.77, z_max:float=0.4) -> str:
-    "SkyServer SQL for the SDSS Main Galaxy Sample with spectroscopic redshifts (Pasquet et al. 2019 cuts)."
+    "SkyServer SQL for the SDSS Main Galaxy Sample with spectroscopic redshifts (Pasquet et al. 2019 cuts); `top=None` asks for all of it."
+    if top is not None and not (isinstance(top, (int, np.integer)) and top >= 1): raise ValueError(f"top={top!r}: a number of galaxies of at least 1 (None: all)")
     mags = ', '.join(f'p.petroMag_{b}, p.petroMagErr_{b}, p.extinction_{b}' for b in SDSS_BANDS)
-    return (f"SELECT {f'TOP {int(top)} ' if top else ''}p.objID, p.ra, p.dec, p.run, p.rerun, p.camcol, p.field, "
+    return (f"SELECT {f'TOP {int(top)} ' if top is not None else ''}p.objID, p.ra, p.dec, p.run, p.rerun, p.camcol, p.field, "
             f"s.z, s.zWarning, {mags} "
             "FROM PhotoObj AS p JOIN SpecObj AS s ON s.bestObjID = p.objID "
             f"WHERE s.class = 'GALAXY' AND s.zWarning = 0 AND s.z > 0 AND s.z <= {z_max} "
             f"AND p.petroMag_r - p.extinction_r <= {r_limit}")
 
-def query_mgs(top:int=None, data_release:int=17, **kw):
+TIMEOUT = (5., 60.)    # seconds: to connect, and to wait for the next bytes of an answer (requests' (connect, read))
+
+def query_mgs(top:int=None, data_release:int=17, timeout=TIMEOUT, **kw):
     "Run `mgs_query` on SkyServer (needs internet); an astropy Table."
-    from astroquery.sdss import SDSS
-    return SDSS.query_sql(mgs_query(top, **kw), data_release=data_release, timeout=600)
+    import requests
+    from astroquery.sdss import SDSS, conf
+    try: return SDSS.query_sql(mgs_query(top, **kw), data_release=data_release, timeout=timeout)
+    except requests.RequestException as e: raise OSError(f"SkyServer ({conf.skyserver_baseurl}) did not answer the sample's query: {e}") from None
 
 # %% ../nbs/01a_sdss.ipynb #053dc535
 def frame_path(cache_dir, band:str, run:int, camcol:int, field:int) -> Path:
     "Cache path of an SDSS frame, named as SDSS names them."
     return Path(cache_dir)/f'frame-{band}-{int(run):06d}-{int(camcol)}-{int(field):04d}.fits'
 
-def astroquery_frame(band:str, run:int, rerun:int, camcol:int, field:int, data_release:int=17):
-    "Download one calibrated SDSS frame with astroquery (needs internet); an astropy HDUList."
-    from astroquery.sdss import SDSS
-    hdus = SDSS.get_images(run=int(run), rerun=int(rerun), camcol=int(camcol), field=int(field), band=band,
-                           data_release=data_release)
-    if not hdus: raise OSError(f"SDSS returned no {band} frame for run {run} camcol {camcol} field {field}")
-    return hdus[0]
+def frame_url(band:str, run:int, rerun:int, camcol:int, field:int, data_release:int=17) -> str:
+    "Where the Science Archive Server keeps a calibrated frame (astroquery's address and path pattern)."
+    from astroquery.sdss import SDSS, conf
+    instrument = 'boss' if data_release <= 12 else 'eboss' if data_release <= 17 else 'prior-surveys/sdss4-dr17-eboss'
+    return SDSS.IMAGING_URL_SUFFIX.format(base=conf.sas_baseurl, dr=data_release, instrument=instrument, rerun=int(rerun),
+                                          run=int(run), camcol=int(camcol), field=int(field), band=band)
 
-def fetch_frame(cache_dir, band:str, run:int, rerun:int, camcol:int, field:int, fetch=astroquery_frame,
+def sas_frame(band:str, run:int, rerun:int, camcol:int, field:int, data_release:int=17, timeout=TIMEOUT):
+    "Download one calibrated SDSS frame (needs internet), within `timeout` (connect, read) seconds; an astropy HDUList."
+    import bz2, requests
+    from astropy.io import fits
+    r = requests.get(frame_url(band, run, rerun, camcol, field, data_release), timeout=timeout)
+    r.raise_for_status()
+    return fits.HDUList.fromstring(bz2.decompress(r.content))
+
+def transient(e:Exception) -> bool:
+    "Whether a failed download can succeed on retry: a timeout, a dropped connection, a server error (5xx, 429); not a bad request."
+    import requests
+    if isinstance(e, requests.HTTPError): return e.response is not None and (e.response.status_code >= 500 or e.response.status_code == 429)
+    return isinstance(e, (requests.Timeout, requests.ConnectionError, TimeoutError, ConnectionError))
+
+def fetch_frame(cache_dir, band:str, run:int, rerun:int, camcol:int, field:int, fetch=sas_frame,
                 retries:int=5, backoff:float=2.0) -> Path:
-    "Path of the cached frame, downloading it with `fetch` (retried with exponential back-off) if needed."
+    "Path of the cached frame, downloading it with `fetch` if needed; `transient` failures are retried with exponential back-off."
     path = frame_path(cache_dir, band, run, camcol, field)
     if path.exists():
         try: read_fits_image(path); return path
@@ -60,13 +80,15 @@ def fetch_frame(cache_dir, band:str, run:int, rerun:int, camcol:int, field:int, 
             with partial_file(path) as tmp: hdus.writeto(tmp, overwrite=True)
             return path
         except Exception as e:
+            if not transient(e): raise OSError(f"could not fetch {path.name}: {e}") from e
             if attempt == retries - 1: raise OSError(f"could not fetch {path.name} after {retries} attempts: {e}") from e
             time.sleep(backoff**attempt)
 
 # %% ../nbs/01a_sdss.ipynb #2592abd7
-def sdss_cutouts(catalogue, out, cache_dir, size:int=64, fetch=astroquery_frame, force:bool=False,
-                 retries:int=5, backoff:float=2.0, progress:bool=True) -> Path:
-    "Cut ugriz cutouts of every galaxy of `catalogue` (a `query_mgs` table) into the HDF5 file `out`."
+def sdss_cutouts(catalogue, out, cache_dir, size:int=64, fetch=sas_frame, force:bool=False,
+                 retries:int=5, backoff:float=2.0, progress:bool=True, max_failures:int=3) -> Path:
+    """Cut ugriz cutouts of every galaxy of `catalogue` (a `query_mgs` table) into the HDF5 file `out`; a galaxy whose frames
+    cannot be fetched is skipped, and `max_failures` such galaxies in a row stop the download (nothing is written, the cache keeps its frames)."""
     import h5py
     from fastprogress.fastprogress import progress_bar
     out = Path(out)
@@ -75,24 +97,36 @@ def sdss_cutouts(catalogue, out, cache_dir, size:int=64, fetch=astroquery_frame,
     missing = [c for c in ('ra', 'dec', 'run', 'rerun', 'camcol', 'field', 'z') if c not in cols]
     if missing: raise KeyError(f"catalogue lacks column(s) {missing}")
     n, bands = len(cols['ra']), SDSS_BANDS
+    if Path(cache_dir).is_dir():
+        for p in remove_stale_partials(cache_dir): print(f"{cache_dir}: removed {p.name}, left by an interrupted download")
     ref_first = 'r' + bands.replace('r', '')      # cutouts on the r frame's grid, then back to ugriz order
     to_bands = [ref_first.index(b) for b in bands]
     with partial_file(out) as tmp, h5py.File(tmp, 'w') as f:
         shape = (len(bands), size, size)
         images = f.create_dataset('images', (0,) + shape, 'f4', maxshape=(None,) + shape, chunks=(1,) + shape)
-        kept = []
-        for i in progress_bar(range(n), display=progress):
+        kept, failed, in_a_row = [], 0, 0
+        bar = progress_bar(range(n), display=progress)
+        for i in bar:
             key = {k: int(cols[k][i]) for k in ('run', 'rerun', 'camcol', 'field')}
-            frames = [fetch_frame(cache_dir, b, **key, fetch=fetch, retries=retries, backoff=backoff) for b in ref_first]
+            try: frames = [fetch_frame(cache_dir, b, **key, fetch=fetch, retries=retries, backoff=backoff) for b in ref_first]
+            except OSError as e:
+                failed, in_a_row = failed + 1, in_a_row + 1
+                if in_a_row >= max_failures:
+                    raise OSError(f"stopped after {in_a_row} galaxies in a row whose frames could not be fetched (last: {e}); "
+                                  f"the frames fetched so far are cached in {cache_dir}: rerun to continue") from None
+                continue
+            in_a_row = 0
+            if progress: bar.comment = f'{len(kept)} cut, {failed} failed'
             try: cut, _ = multiband_cutout(frames, float(cols['ra'][i]), float(cols['dec'][i]), size)
             except ValueError: continue       # the cutout leaves the frame
             images.resize(len(kept) + 1, axis=0)
             images[len(kept)] = cut[to_bands]
             kept.append(i)
         _write_catalogue(f, cols, np.array(kept, int), bands)
-        f.attrs.update(bands=bands, pixel_scale=SDSS_PIXEL_SCALE, source='SDSS (astroquery)', n_skipped=n - len(kept),
+        f.attrs.update(bands=bands, pixel_scale=SDSS_PIXEL_SCALE, source='SDSS (astroquery)', n_skipped=n - len(kept), n_failed=failed,
                        flux_unit='nanomaggy', mag_system='SDSS Petrosian', mag_dereddened=False)
-    if len(kept) < n: warnings.warn(f"{out}: skipped {n - len(kept)} of {n} galaxies whose cutout leaves their frame")
+    if len(kept) + failed < n: warnings.warn(f"{out}: skipped {n - len(kept) - failed} of {n} galaxies whose cutout leaves their frame")
+    if failed: warnings.warn(f"{out}: skipped {failed} of {n} galaxies whose frames could not be fetched")
     return out
 
 def _write_catalogue(f, cols:dict, rows, bands:str):
@@ -110,9 +144,14 @@ def _write_catalogue(f, cols:dict, rows, bands:str):
         d = f.create_dataset(k, data=np.asarray(v))
         d.attrs['unit'], d.attrs['description'] = unit, desc
 
-def download_mgs(out, n:int=1000, cache_dir=None, size:int=64, data_release:int=17, force:bool=False) -> Path:
+def download_mgs(out, n:int=1000, cache_dir=None, size:int=64, data_release:int=17, force:bool=False, timeout=TIMEOUT,
+                 max_failures:int=3) -> Path:
     "Query `n` Main Galaxy Sample galaxies and cut them into HDF5 file `out` (refused before any query if `out` exists, unless `force`)."
     out = Path(out)
+    if not (isinstance(n, (int, np.integer)) and n >= 1): raise ValueError(f"n={n!r}: a number of galaxies of at least 1")
     if out.exists() and not force: raise FileExistsError(f"{out} exists; use --force to overwrite it")
     cache_dir = cache_dir or Path.home()/'.cache'/'astronb'/'sdss-frames'
-    return sdss_cutouts(query_mgs(top=n, data_release=data_release), out, cache_dir, size=size, force=force)
+    if not (0 < timeout[0] and 0 < timeout[1]): raise ValueError(f"timeout={timeout}: (connect, read) seconds, both positive")
+    if max_failures < 1: raise ValueError(f"max_failures={max_failures}: at least 1")
+    return sdss_cutouts(query_mgs(top=n, data_release=data_release, timeout=timeout), out, cache_dir, size=size, force=force,
+                        fetch=partial(sas_frame, data_release=data_release, timeout=timeout), max_failures=max_failures)

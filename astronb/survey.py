@@ -6,7 +6,7 @@ Docs: https://astronb.github.io/astronb/survey.html.md"""
 
 # %% ../nbs/00_survey.ipynb #cdb527d8
 from __future__ import annotations
-import dataclasses, hashlib, json, os
+import dataclasses, hashlib, json, os, shutil
 from dataclasses import dataclass, asdict
 from functools import cache
 from pathlib import Path
@@ -28,10 +28,10 @@ __all__ = ['SIMULATOR_VERSION', 'SF11_SFD_RESCALE', 'POINT_SOURCE_DEPTH', 'ASINH
            'aperture_flux', 'petrosian_radius', 'galaxy_components', 'moffat_alpha', 'moffat_transform', 'draw_bands',
            'draw_star', 'star_colours', 'wavelength_grid', 'spectrum_sigma', 'milky_way_extinction', 'galaxy_spectrum',
            'pixel_noise', 'petrosian_photometry', 'model_photometry', 'contaminants', 'galaxy_zoo_votes',
-           'simulate_chunk', 'survey_schema', 'default_survey_path', 'survey_config', 'survey_version', 'make_survey',
-           'plot_class_grid', 'population_colour_track', 'plot_survey_summary', 'save_previews', 'plot_spectra',
-           'colour_quantiles', 'red_fraction_by_magnitude', 'colour_features', 'forest_redshifts', 'photoz_difficulty',
-           'plot_against_real', 'plot_photometry_against_real']
+           'simulate_chunk', 'survey_schema', 'default_survey_path', 'survey_config', 'survey_version', 'survey_bytes',
+           'make_survey', 'plot_class_grid', 'population_colour_track', 'plot_survey_summary', 'save_previews',
+           'plot_spectra', 'colour_quantiles', 'red_fraction_by_magnitude', 'colour_features', 'forest_redshifts',
+           'photoz_difficulty', 'plot_against_real', 'plot_photometry_against_real']
 
 # %% ../nbs/00_survey.ipynb #b37e7a6f
 SIMULATOR_VERSION = "2.0"   # 2.0: populations calibrated on real MGS galaxies, model magnitudes; 1.1: Galaxy Zoo 2 votes
@@ -71,7 +71,7 @@ class SurveyConfig:
         object.__setattr__(self, 'bands', tuple(self.bands))
         def bad(name, why): raise ValueError(f"SurveyConfig.{name}={getattr(self, name)!r}: {why}")
         if not isinstance(self.n, int) or self.n <= 0: bad('n', 'must be a positive integer')
-        if self.size < 16: bad('size', 'must be at least 16 pixels')
+        if not isinstance(self.size, int) or not 16 <= self.size <= 1024: bad('size', 'must be between 16 and 1024 pixels (6.8 arcmin at SDSS pixels)')
         unknown = [b for b in self.bands if b not in SDSS_BANDS]
         if unknown: bad('bands', f"unknown band(s) {unknown}; choose from {''.join(SDSS_BANDS)}")
         if not self.bands or len(set(self.bands)) != len(self.bands): bad('bands', 'must be distinct and non-empty')
@@ -611,10 +611,16 @@ def _create_datasets(f, cfg:SurveyConfig):
                    extinction_coefficients=json.dumps({b: SF11_R[b] for b in cfg.bands}),
                    cosmology=json.dumps(COSMOLOGY_PARAMS))
 
-def _one_thread_per_worker():
-    "Workers use one BLAS/OpenMP thread each: the processes already fill the cores."
+def _init_worker():
+    """A simulation worker: one BLAS/OpenMP thread (the processes already fill the cores), Ctrl-C left to the parent (which
+    stops the pool), and, on Linux, a quiet exit when the parent dies (no BrokenPipeError tracebacks from orphans)."""
+    import signal, sys
     from threadpoolctl import threadpool_limits
     threadpool_limits(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform == 'linux':
+        import ctypes
+        ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)     # PR_SET_PDEATHSIG
 
 def _chunks(cfg, workers):
     "Yield simulated chunks in order, computed by `workers` processes."
@@ -624,22 +630,30 @@ def _chunks(cfg, workers):
         return
     import multiprocessing as mp
     from functools import partial
-    with mp.get_context('fork').Pool(workers, initializer=_one_thread_per_worker) as pool:
+    with mp.get_context('fork').Pool(workers, initializer=_init_worker) as pool:
         yield from pool.imap(partial(simulate_chunk, cfg), range(n_chunks))
 
 # %% ../nbs/00_survey.ipynb #ae85d23a
+def survey_bytes(cfg:SurveyConfig) -> int:
+    "About how many bytes the survey file of `cfg` takes: float32 images and spectra with their inverse variances."
+    n_wave = int(np.log10(cfg.wave_max/cfg.wave_min)/cfg.dloglam) + 1
+    return 4*cfg.n*(len(cfg.bands)*cfg.size**2 + 2*n_wave)
+
 def make_survey(cfg:SurveyConfig, out=None, force:bool=False, workers:int=None, progress:bool=True) -> Path:
     "Simulate the survey `cfg` into the HDF5 file `out` (default: the cache) and return its path."
     import h5py
     from fastprogress.fastprogress import progress_bar
     out = Path(out) if out is not None else default_survey_path(cfg)
+    if out.is_dir(): raise IsADirectoryError(f"{out}: is a folder; give the survey's file name, e.g. {out/'survey.h5'}")
     if out.exists() and not force:
         if survey_config(out) != cfg: raise FileExistsError(f"{out} exists and holds a different survey; use force=True (--force) to overwrite it")
         if survey_version(out) != SIMULATOR_VERSION:
             raise FileExistsError(f"{out} was made by simulator {survey_version(out)}, this is {SIMULATOR_VERSION}; use force=True (--force) to remake it")
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_partials(out)
+    for p in remove_stale_partials(out.parent): print(f"{out.parent}: removed {p.name}, left by a survey write that was interrupted")
+    need, free = survey_bytes(cfg), shutil.disk_usage(out.parent).free
+    if need > free: raise OSError(f"{out}: the survey needs about {need/1e9:.1f} GB of disk, {free/1e9:.1f} GB are free there")
     workers = workers or len(os.sched_getaffinity(0))
     physics_tables(), star_colours(), milky_way_extinction(cfg)   # computed once, shared by forked workers
     with partial_file(out) as tmp, h5py.File(tmp, 'w') as f:
@@ -707,6 +721,7 @@ def plot_survey_summary(path):
 def save_previews(path, out) -> list:
     "The class grid and the summary of survey `path` as `classes.png` and `summary.png` in folder `out`; returns their paths."
     import matplotlib.pyplot as plt
+    survey_config(path)                        # a clear error naming the file if it is not a survey
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, plot in [('classes.png', plot_class_grid), ('summary.png', plot_survey_summary)]:

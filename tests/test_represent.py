@@ -69,4 +69,4 @@ def test_bad_input_is_refused_before_any_work(pretrained, tmp_path):
     assert r.returncode == 2 and 'larger than the' in r.stderr and not (tmp_path/'le').exists()
     before = os.path.getmtime(survey)
     r = cli('embed', pre, '--out', survey, '--force')
-    assert r.returncode == 2 and 'is the survey being embedded' in r.stderr and os.path.getmtime(survey) == before
+    assert r.returncode == 2 and 'would overwrite the input survey' in r.stderr and os.path.getmtime(survey) == before
