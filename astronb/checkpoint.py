@@ -6,7 +6,7 @@ Docs: https://astronb.github.io/astronb/checkpoint.html.md"""
 
 # %% ../nbs/10b_checkpoint.ipynb #81d36078
 from __future__ import annotations
-import hashlib, json, random, warnings
+import json, random, warnings
 from pathlib import Path
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from safetensors.torch import save_file, load_file
 
 from . import __version__
 from .distributed import Distributed
-from .files import partial_file, remove_stale_partials
+from .files import partial_file, remove_stale_partials, sha256_file
 from .learner import log_epochs, unwrap, quiet_progress
 
 # %% auto #0
@@ -115,12 +115,6 @@ def set_callback_state(learn, st:dict):
         elif _stateful(cb): cb.load_state_dict(s)
 
 # %% ../nbs/10b_checkpoint.ipynb #f6b67d5e
-def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
-    return h.hexdigest()
-
 def save_checkpoint(run_dir, learn, epoch:int, config:dict=None, finished:bool=False, keep:int=2, data:str=None) -> Path:
     """Write checkpoint `epoch` of `learn` into `run_dir` (weights, then JSON, each atomically), `data` the `file_identity` of
     its training data; keep it and the newest `keep`-1 complete checkpoints before it (`prune_checkpoints`). Returns the JSON path."""
@@ -134,7 +128,7 @@ def save_checkpoint(run_dir, learn, epoch:int, config:dict=None, finished:bool=F
     with partial_file(stem.with_suffix('.safetensors')) as tmp: save_file(tensors, str(tmp))
     weights = stem.with_suffix('.safetensors')
     meta = dict(format='astronb-checkpoint', astronb=__version__, epoch=epoch, finished=finished, model=type(model).__name__,
-                config=config, data=data, stats=getattr(learn.dls, 'stats', None), weights=weights.name, sha256=_sha256(weights), state=state)
+                config=config, data=data, stats=getattr(learn.dls, 'stats', None), weights=weights.name, sha256=sha256_file(weights), state=state)
     with partial_file(stem.with_suffix('.json')) as tmp: tmp.write_text(json.dumps(meta, indent=1))
     prune_checkpoints(run_dir, stem.with_suffix('.json'), keep)
     return stem.with_suffix('.json')
@@ -147,7 +141,7 @@ def is_complete(path) -> bool:
     "Whether checkpoint JSON `path` is readable and its weights are present and match their hash."
     try:
         meta = json.loads(Path(path).read_text())
-        return _sha256(Path(path).with_name(meta['weights'])) == meta['sha256']
+        return sha256_file(Path(path).with_name(meta['weights'])) == meta['sha256']
     except (OSError, ValueError, KeyError, TypeError): return False
 
 def prune_checkpoints(run_dir, newest, keep:int=2) -> list:
@@ -157,9 +151,12 @@ def prune_checkpoints(run_dir, newest, keep:int=2) -> list:
     older = [st for st in checkpoint_files(run_dir) if st.name < newest.name]
     kept = [st for st in reversed(older) if is_complete(st.with_suffix('.json'))][:max(keep - 1, 0)]
     gone = [st for st in older if st not in kept]
-    for st in gone:
-        for suffix in ('.json', '.safetensors'): st.with_suffix(suffix).unlink(missing_ok=True)
+    for st in gone: _delete(st)
     return gone
+
+def _delete(stem:Path):
+    "Delete checkpoint `stem`'s JSON and weights."
+    for suffix in ('.json', '.safetensors'): stem.with_suffix(suffix).unlink(missing_ok=True)
 
 def latest_checkpoint(run_dir):
     "The JSON path of the newest complete checkpoint in `run_dir` (weights present and matching their hash), or None."
@@ -176,7 +173,7 @@ def read_checkpoint(path):
     if meta.get('format') != 'astronb-checkpoint': raise ValueError(f"{path}: not an astronb checkpoint (format {meta.get('format')!r})")
     weights = path.with_name(meta['weights'])
     if not weights.exists(): raise FileNotFoundError(f"{path}: its weights file {weights} is missing")
-    if _sha256(weights) != meta['sha256']: raise ValueError(f"{weights}: damaged (SHA-256 differs from {path.name})")
+    if sha256_file(weights) != meta['sha256']: raise ValueError(f"{weights}: damaged (SHA-256 differs from {path.name})")
     return meta, load_file(str(weights))
 
 def model_weights(tensors:dict) -> dict:
@@ -274,8 +271,7 @@ def fit_run(learn, n_epoch:int, run_dir, sched=None, cbs=(), config:dict=None, r
     names = ', '.join(st.name for st in found)
     if found and restart:
         if not rank_distrib():
-            for st in found:
-                for suffix in ('.json', '.safetensors'): st.with_suffix(suffix).unlink(missing_ok=True)
+            for st in found: _delete(st)
             print(f"{run_dir}: deleted checkpoints {names} to start over")
         found = []
     if found and not resume:

@@ -93,16 +93,20 @@ _POSITIVE_INT = (lambda v: isinstance(v, int) and v >= 1, "an integer of at leas
 _POSITIVE = (lambda v: v > 0, "must be positive")
 _DECAY = (lambda v: 0 < v < 1, "a decay in (0, 1), e.g. 0.9999")
 
+def _same_kind(v, ref) -> bool:
+    "Whether value `v` may stand where the preset has `ref`: the same type, an int for a float, a list for a tuple; never a bool for a number."
+    if isinstance(ref, bool) or isinstance(v, bool): return isinstance(v, bool) and isinstance(ref, bool)
+    if isinstance(ref, float): return isinstance(v, (int, float))
+    if isinstance(ref, (list, tuple)): return isinstance(v, (list, tuple))
+    return isinstance(v, type(ref))
+
 def _check_types(cls_name:str, overrides:dict, base:dict, prefix:str=''):
     "An error naming the key if an override's type differs from the preset value's (`--set` values are typed by the config field)."
     for k, v in overrides.items():
         ref, key = base.get(k), f'{prefix}{k}'
         if isinstance(ref, dict) and isinstance(v, dict): _check_types(cls_name, v, ref, f'{key}.'); continue
         if ref is None: continue
-        ok = isinstance(v, bool) if isinstance(ref, bool) else isinstance(v, (int, float)) and not isinstance(v, bool) if isinstance(ref, float) \
-             else isinstance(v, int) and not isinstance(v, bool) if isinstance(ref, int) else isinstance(v, (list, tuple)) if isinstance(ref, (list, tuple)) \
-             else isinstance(v, type(ref))
-        if not ok: raise ValueError(f"{cls_name}.overrides: {key}={v!r} must be a {type(ref).__name__}, like the preset's {ref!r}")
+        if not _same_kind(v, ref): raise ValueError(f"{cls_name}.overrides: {key}={v!r} must be a {type(ref).__name__}, like the preset's {ref!r}")
 
 @dataclass
 class PretrainConfig:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['partial_file', 'remove_stale_partials', 'check_output', 'file_identity']
+__all__ = ['partial_file', 'remove_stale_partials', 'check_output', 'sha256_file', 'file_identity']
 
 # %% ../nbs/00b_files.ipynb #fe22a5fb
 @contextmanager
@@ -46,6 +46,13 @@ def check_output(out, **inputs):
         if path is not None and out == Path(path).expanduser().resolve():
             raise ValueError(f"{out}: the output would overwrite the input {name}; choose another output path")
 
+def sha256_file(path) -> str:
+    "The SHA-256 (hex) of a file's bytes, read in 1-MiB blocks."
+    sha = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): sha.update(block)
+    return sha.hexdigest()
+
 def file_identity(path, whole:int=256 << 20, blocks:int=64) -> str:
     """What a data file holds: the `config_hash` attribute of an astronb survey ('config:...'), else the SHA-256 of its bytes
     ('sha256:...'), or for a file larger than `whole` bytes, of its size and `blocks` 1-MiB blocks spread over it ('sampled-sha256:...')."""
@@ -54,12 +61,10 @@ def file_identity(path, whole:int=256 << 20, blocks:int=64) -> str:
         with h5py.File(path, 'r') as f: h = f.attrs.get('config_hash')
         if h is not None: return f'config:{h}'
     except OSError: pass          # not HDF5: a catalogue, a FITS file
-    sha, size = hashlib.sha256(), os.path.getsize(path)
+    size = os.path.getsize(path)
+    if size <= whole: return f'sha256:{sha256_file(path)}'
+    sha = hashlib.sha256(str(size).encode())
     with open(path, 'rb') as f:
-        if size <= whole:
-            for block in iter(lambda: f.read(1 << 20), b''): sha.update(block)
-            return f'sha256:{sha.hexdigest()}'
-        sha.update(str(size).encode())
         for i in range(blocks):
             f.seek((size - (1 << 20)) * i // (blocks - 1)); sha.update(f.read(1 << 20))
     return f'sampled-sha256:{sha.hexdigest()}'
