@@ -44,7 +44,7 @@ def _survey(a) -> str:
 def _train(a, config, command):
     "Check every option (`config(a)`, the runtime), then make the embedded survey if it is needed, then train: `command(cfg, out, ...)`."
     rt, cfg = _runtime(a), config(a)
-    if not a.data and cfg.data and Path(cfg.data) == Path(_survey(a)).expanduser().resolve(): embedded_survey(a.n, a.survey_seed)
+    if not a.data and cfg.data and Path(cfg.data) == Path(_survey(a)).expanduser().resolve(): embedded_survey(a.n, a.survey_seed, progress=True)
     return command(cfg, a.out, resume=a.resume, rt=rt, restart=a.restart)
 
 def pretrain_config(a) -> PretrainConfig:
@@ -206,7 +206,7 @@ def _run_parsers(sub):
     em.add_argument('--bs', type=int, default=256)
     em.add_argument('--device', default=None)
     em.add_argument('--force', action='store_true', help='replace an existing --out (only once the new file is complete)')
-    em.set_defaults(func=lambda a: embed(Run(a.run), a.out, data=a.data or (embedded_survey(a.n, a.survey_seed) if a.n else None),
+    em.set_defaults(func=lambda a: embed(Run(a.run), a.out, data=a.data or (embedded_survey(a.n, a.survey_seed, progress=True) if a.n else None),
                                          split=a.split, bs=a.bs, precision=a.precision, rt=Runtime(a.device), force=a.force))
     _represent_parsers(sub)
 

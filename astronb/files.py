@@ -6,12 +6,12 @@ Docs: https://astronb.github.io/astronb/files.html.md"""
 
 # %% ../nbs/00b_files.ipynb #810acf3b
 from __future__ import annotations
-import hashlib, os
+import fcntl, hashlib, os
 from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['partial_file', 'remove_stale_partials', 'check_output', 'sha256_file', 'file_identity']
+__all__ = ['partial_file', 'remove_stale_partials', 'one_writer', 'check_output', 'sha256_file', 'file_identity']
 
 # %% ../nbs/00b_files.ipynb #fe22a5fb
 @contextmanager
@@ -38,6 +38,15 @@ def remove_stale_partials(out) -> list:
         except ProcessLookupError: p.unlink(missing_ok=True); gone.append(p)
         except (ValueError, PermissionError): pass
     return gone
+
+@contextmanager
+def one_writer(path):
+    "Hold an exclusive lock on the folder of `path` for the block: another process writing there with `one_writer` waits until it is released."
+    fd = os.open(Path(path).parent, os.O_RDONLY)      # the folder itself is the lock: no lock file is left behind
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally: os.close(fd)                             # closing releases the lock
 
 def check_output(out, **inputs):
     "Refuse output path `out` if it is one of `inputs` ({name: file or folder}): nothing a command reads may be overwritten."

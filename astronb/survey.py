@@ -7,6 +7,7 @@ Docs: https://astronb.github.io/astronb/survey.html.md"""
 # %% ../nbs/00_survey.ipynb #cdb527d8
 from __future__ import annotations
 import dataclasses, hashlib, json, os, shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, asdict
 from functools import cache
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .bands import SDSS_BANDS, SDSS_PIXEL_SCALE, SF11_R, EFFECTIVE_WAVELENGTH, per_band, lupton_rgb
-from .files import partial_file, remove_stale_partials
+from .files import one_writer, partial_file, remove_stale_partials
 
 # %% auto #0
 __all__ = ['SIMULATOR_VERSION', 'SF11_SFD_RESCALE', 'POINT_SOURCE_DEPTH', 'ASINH_SOFTENING', 'NMGY_PER_ELECTRON',
@@ -28,10 +29,10 @@ __all__ = ['SIMULATOR_VERSION', 'SF11_SFD_RESCALE', 'POINT_SOURCE_DEPTH', 'ASINH
            'aperture_flux', 'petrosian_radius', 'galaxy_components', 'moffat_alpha', 'moffat_transform', 'draw_bands',
            'draw_star', 'star_colours', 'wavelength_grid', 'spectrum_sigma', 'milky_way_extinction', 'galaxy_spectrum',
            'pixel_noise', 'petrosian_photometry', 'model_photometry', 'contaminants', 'galaxy_zoo_votes',
-           'simulate_chunk', 'survey_schema', 'default_survey_path', 'survey_config', 'survey_version', 'survey_bytes',
-           'make_survey', 'plot_class_grid', 'population_colour_track', 'plot_survey_summary', 'save_previews',
-           'plot_spectra', 'colour_quantiles', 'red_fraction_by_magnitude', 'colour_features', 'forest_redshifts',
-           'photoz_difficulty', 'plot_against_real', 'plot_photometry_against_real']
+           'simulate_chunk', 'survey_schema', 'default_survey_path', 'survey_config', 'survey_version', 'sigint_latch',
+           'survey_bytes', 'make_survey', 'plot_class_grid', 'population_colour_track', 'plot_survey_summary',
+           'save_previews', 'plot_spectra', 'colour_quantiles', 'red_fraction_by_magnitude', 'colour_features',
+           'forest_redshifts', 'photoz_difficulty', 'plot_against_real', 'plot_photometry_against_real']
 
 # %% ../nbs/00_survey.ipynb #b37e7a6f
 SIMULATOR_VERSION = "2.0"   # 2.0: populations calibrated on real MGS galaxies, model magnitudes; 1.1: Galaxy Zoo 2 votes
@@ -622,6 +623,23 @@ def _init_worker():
         import ctypes
         ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)     # PR_SET_PDEATHSIG
 
+@contextmanager
+def sigint_latch():
+    """Yield a function that tells whether Ctrl-C (SIGINT) came during the block. SIGINT still raises KeyboardInterrupt at once, but
+    Python drops an exception raised inside a finaliser (a weakref callback of the worker pool, say): a loop that checks the latch
+    stops anyway. Outside the main thread, or where SIGINT has another handler (ignored in a background job), nothing changes."""
+    import signal, threading
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield lambda: False
+        return
+    came = []
+    def interrupt(signum, frame):
+        came.append(signum)
+        signal.default_int_handler(signum, frame)
+    signal.signal(signal.SIGINT, interrupt)
+    try: yield lambda: bool(came)
+    finally: signal.signal(signal.SIGINT, signal.default_int_handler)
+
 def _chunks(cfg, workers):
     "Yield simulated chunks in order, computed by `workers` processes."
     n_chunks = -(-cfg.n // CHUNK)
@@ -640,23 +658,29 @@ def survey_bytes(cfg:SurveyConfig) -> int:
     return 4*cfg.n*(len(cfg.bands)*cfg.size**2 + 2*n_wave)
 
 def make_survey(cfg:SurveyConfig, out=None, force:bool=False, workers:int=None, progress:bool=True) -> Path:
-    "Simulate the survey `cfg` into the HDF5 file `out` (default: the cache) and return its path."
-    import h5py
-    from fastprogress.fastprogress import progress_bar
+    "Simulate the survey `cfg` into the HDF5 file `out` (default: the cache) and return its path; if it is there already, just return it."
     out = Path(out) if out is not None else default_survey_path(cfg)
     if out.is_dir(): raise IsADirectoryError(f"{out}: is a folder; give the survey's file name, e.g. {out/'survey.h5'}")
-    if out.exists() and not force:
-        if survey_config(out) != cfg: raise FileExistsError(f"{out} exists and holds a different survey; use force=True (--force) to overwrite it")
-        if survey_version(out) != SIMULATOR_VERSION:
-            raise FileExistsError(f"{out} was made by simulator {survey_version(out)}, this is {SIMULATOR_VERSION}; use force=True (--force) to remake it")
-        return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    for p in remove_stale_partials(out.parent): print(f"{out.parent}: removed {p.name}, left by a survey write that was interrupted")
-    need, free = survey_bytes(cfg), shutil.disk_usage(out.parent).free
-    if need > free: raise OSError(f"{out}: the survey needs about {need/1e9:.1f} GB of disk, {free/1e9:.1f} GB are free there")
-    workers = workers or len(os.sched_getaffinity(0))
+    with one_writer(out):       # processes asking for one survey at once (the ranks of a DDP launch): the first makes it, the others find it
+        if out.exists() and not force:
+            if survey_config(out) != cfg: raise FileExistsError(f"{out} exists and holds a different survey; use force=True (--force) to overwrite it")
+            if survey_version(out) != SIMULATOR_VERSION:
+                raise FileExistsError(f"{out} was made by simulator {survey_version(out)}, this is {SIMULATOR_VERSION}; use force=True (--force) to remake it")
+            return out
+        for p in remove_stale_partials(out.parent): print(f"{out.parent}: removed {p.name}, left by a survey write that was interrupted")
+        need, free = survey_bytes(cfg), shutil.disk_usage(out.parent).free
+        if need > free: raise OSError(f"{out}: the survey needs about {need/1e9:.1f} GB of disk, {free/1e9:.1f} GB are free there")
+        _write_survey(cfg, out, workers or len(os.sched_getaffinity(0)), progress)
+    return out
+
+def _write_survey(cfg:SurveyConfig, out:Path, workers:int, progress:bool):
+    "Simulate `cfg` in chunks on `workers` processes, written atomically to `out`."
+    import h5py
+    from fastprogress.fastprogress import progress_bar
+    if progress: print(f"simulating {cfg.n} galaxies into {out}")
     physics_tables(), star_colours(), milky_way_extinction(cfg)   # computed once, shared by forked workers
-    with partial_file(out) as tmp, h5py.File(tmp, 'w') as f:
+    with sigint_latch() as interrupted, partial_file(out) as tmp, h5py.File(tmp, 'w') as f:
         _create_datasets(f, cfg)
         start = 0
         chunks = _chunks(cfg, workers)   # fastprogress prints even with display=False: no bar at all without `progress`
@@ -664,7 +688,7 @@ def make_survey(cfg:SurveyConfig, out=None, force:bool=False, workers:int=None, 
             stop = start + len(res['z'])
             for k, v in res.items(): f[k][start:stop] = v
             start = stop
-    return out
+            if interrupted(): raise KeyboardInterrupt(f"{out}: interrupted; nothing was written under this name")
 
 # %% ../nbs/00_survey.ipynb #c527ad8d
 def plot_class_grid(path, per_class:int=6, seed:int=0):

@@ -50,12 +50,12 @@ def test_photoz_from_a_catalogue_alone(tmp_path):
     out = tmp_path/'mag'
     args = ['finetune', '--catalogue', tmp_path/'cat.fits', '--mag-cols', *[f'petroMag_{b}' for b in 'ugriz'],
             '--err-cols', *[f'err_{b}' for b in 'ugriz'], '--z-col', 'zspec', '--colours', '--epochs', '3', '--bs', '32', '--out', out]
-    p = cli(*args)
+    with pytest.warns(UserWarning, match='cat.fits: 1 of 400 rows left out'):
+        p = astronb(*args)      # in this process (the module's first test runs the command fresh), where pytest catches warnings
     assert p.returncode == 0, p.stderr[-2000:]
-    assert 'cat.fits: 1 of 400 rows left out' in p.stderr
-    e = cli('evaluate', out)
+    e = astronb('evaluate', out)
     assert e.returncode == 0 and 'magnitude-only, epoch 2, test split (80 galaxies)' in e.stdout, e.stderr[-2000:]
-    bad = cli('finetune', '--catalogue', tmp_path/'cat.fits', '--mag-cols', 'petroMag_y', '--z-col', 'zspec', '--out', tmp_path/'bad')
+    bad = astronb('finetune', '--catalogue', tmp_path/'cat.fits', '--mag-cols', 'petroMag_y', '--z-col', 'zspec', '--out', tmp_path/'bad')
     assert bad.returncode == 2 and "cat.fits: no column(s) ['petroMag_y']" in bad.stderr and not (tmp_path/'bad').exists()
 
 

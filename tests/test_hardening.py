@@ -97,7 +97,7 @@ def test_bad_options_fail_before_any_work(args, message, tmp_path, monkeypatch):
 
 
 def test_survey_path_checked_before_simulating(tmp_path):
-    r = astronb('survey', 'make', '--n', '5000', '--out', tmp_path, '--force', fresh=True)
+    r = astronb('survey', 'make', '--n', '5000', '--out', tmp_path, '--force')
     assert r.returncode == 2 and 'is a folder' in r.stderr and 'Traceback' not in r.stderr, r.stderr
 
 

@@ -1,5 +1,5 @@
 "Integration tests of the representation commands: an embedding killed mid-way resumes to the same file, maps and label-efficiency curves from the command line, bad input refused before any work."
-import os, signal, subprocess, time
+import os, shutil, signal, subprocess, time
 
 import h5py, numpy as np, pytest
 
@@ -57,7 +57,8 @@ def test_maps_probes_and_label_efficiency_from_the_command_line(pretrained, tmp_
 
 def test_bad_input_is_refused_before_any_work(pretrained, tmp_path):
     survey, pre = pretrained
-    other = make_survey(SurveyConfig(n=2048, seed=5), tmp_path/'other.h5', workers=2, progress=False)
+    other = tmp_path/'other.h5'; shutil.copy(survey, other)
+    with h5py.File(other, 'r+') as f: f.attrs['config_hash'] = 'another'      # the same rows, another survey
     e = cli('embed', pre, '--out', tmp_path/'emb.h5', '--data', other)
     assert e.returncode == 0, e.stderr[-2000:]
     with h5py.File(tmp_path/'emb.h5', 'r+') as f: f.attrs['survey'] = str(survey)       # as if it claimed the wrong survey

@@ -22,7 +22,7 @@ def test_make_is_deterministic_across_worker_counts(tmp_path):
     "One process and two processes write the same galaxies (three chunks, the last one partial)."
     a, b = tmp_path/'a.h5', tmp_path/'b.h5'
     run('survey', 'make', '--n', 150, '--seed', 3, '--out', a, '--workers', 1, '--quiet')
-    run('survey', 'make', '--n', 150, '--seed', 3, '--out', b, '--workers', 2, '--quiet')
+    run('survey', 'make', '--n', 150, '--seed', 3, '--out', b, '--workers', 2, '--quiet', here=True)
     with h5py.File(a) as fa, h5py.File(b) as fb:
         assert set(fa) == set(fb) == set(survey_schema(SurveyConfig())) | {'wavelength'}
         for k in fa: np.testing.assert_array_equal(fa[k][:], fb[k][:], err_msg=k)
@@ -82,24 +82,22 @@ def test_interrupted_run_leaves_no_file_under_the_final_name(tmp_path, sig):
     assert not out.exists(), f'rc {p.returncode}: ' + err[-3000:]   # what the run said, should it ever finish
     assert 'BrokenPipeError' not in err and (sig == signal.SIGINT or 'Traceback' not in err), err[-3000:]
     if sig == signal.SIGINT: assert not list(tmp_path.iterdir())   # a clean stop removes its temporary file
-    run('survey', 'make', '--n', 70, '--out', out, '--workers', 1, '--quiet')
+    run('survey', 'make', '--n', 70, '--out', out, '--workers', 1, '--quiet', here=True)
     with h5py.File(out) as f: assert f['z'].shape == (70,)
     assert [f.name for f in tmp_path.iterdir()] == ['s.h5']   # the killed run's temporary file is gone
 
 
 def test_preview_writes_pngs(tmp_path):
     out = tmp_path/'s.h5'
-    run('survey', 'make', '--n', 40, '--bands', 'gri', '--out', out, '--workers', 1, '--quiet')
-    run('survey', 'preview', out, '--out', tmp_path/'prev')
+    run('survey', 'make', '--n', 40, '--bands', 'gri', '--out', out, '--workers', 1, '--quiet', here=True)
+    run('survey', 'preview', out, '--out', tmp_path/'prev', here=True)
     for name in ('classes.png', 'summary.png'):
         assert (tmp_path/'prev'/name).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
-def test_default_output_goes_to_the_cache_keyed_by_config(tmp_path):
-    env = {**os.environ, 'ASTRONB_DATA': str(tmp_path)}
-    p = subprocess.run(CLI + ['survey', 'make', '--n', '10', '--workers', '1', '--quiet'],
-                       capture_output=True, text=True, env=env)
-    assert p.returncode == 0, p.stderr
+def test_default_output_goes_to_the_cache_keyed_by_config(tmp_path, monkeypatch):
+    monkeypatch.setenv('ASTRONB_DATA', str(tmp_path))
+    run('survey', 'make', '--n', '10', '--workers', '1', '--quiet', here=True)
     assert [f.name for f in tmp_path.iterdir()] == [f'survey-{SurveyConfig(n=10).hash}.h5']
 
 
@@ -108,7 +106,7 @@ def test_readme_main_command_runs(tmp_path):
     tiny scale: survey, pretraining, two fine-tunings, metrics table and figures in the report; a rerun redoes nothing."""
     readme = (Path(__file__).parents[1]/'README.md').read_text()
     cmd = next(l for l in readme.splitlines() if l.startswith('pip install -e . && astronb '))
-    cmd = cmd.replace('pip install -e . && ', '') + ' --n 1500 --pretrain-epochs 1 --finetune-epochs 1 --bs 32'  # installed already; tiny
+    cmd = cmd.replace('pip install -e . && ', '') + ' --n 800 --pretrain-epochs 1 --finetune-epochs 1 --bs 32'  # installed already; tiny
     env = {**os.environ, 'ASTRONB_DATA': str(tmp_path/'cache')}
     p = subprocess.run(cmd, shell=True, cwd=tmp_path, capture_output=True, text=True, env=env)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
