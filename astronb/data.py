@@ -19,8 +19,8 @@ from .bands import SDSS_BANDS, SDSS_PIXEL_SCALE, MAG_LIMIT, usable_magnitudes
 __all__ = ['SURVEY_CATALOGUE', 'GALAXY10_CLASSES', 'H5Source', 'npz_memmap', 'GalaxyData', 'read_survey', 'CubeKeys', 'read_cube',
            'read_galaxy10', 'clean_catalogue', 'read_fits_image', 'multiband_cutout', 'read_sdss_spectrum',
            'random_split', 'astromae_split', 'label_subset', 'band_stats', 'GalaxyItems', 'make_dls', 'LoaderSpec',
-           'check_split', 'pretrain_dls', 'redshift_dls', 'classification_dls', 'image_spectrum_dls', 'read_catalogue',
-           'catalogue_inputs', 'catalogue_dls']
+           'check_split', 'pretrain_dls', 'redshift_dls', 'classification_dls', 'image_spectrum_dls', 'spectrum_dls',
+           'read_catalogue', 'catalogue_inputs', 'catalogue_dls']
 
 # %% ../nbs/01_data.ipynb #7e9305ef
 class H5Source:
@@ -70,6 +70,12 @@ def npz_memmap(path, key:str):
     offset = info.header_offset + 30 + int(n_name) + int(n_extra) + header
     return np.memmap(path, dtype=dtype, mode='r', offset=offset, shape=shape, order='F' if fortran else 'C')
 
+def _read_rows(a, rows) -> np.ndarray:
+    "Rows `rows` (any order, repeats allowed) of array-like `a`, read in one call in increasing order, as HDF5 needs (as a slice when they are consecutive: much faster)."
+    uniq, inv = np.unique(rows, return_inverse=True)
+    consecutive = uniq[-1] - uniq[0] == len(uniq) - 1
+    return np.asarray(a[int(uniq[0]):int(uniq[-1]) + 1] if consecutive else a[uniq])[inv]
+
 # %% ../nbs/01_data.ipynb #f4bdb7fb
 @dataclass
 class GalaxyData:
@@ -86,6 +92,7 @@ class GalaxyData:
     nan_filled: int = 0             # pixels filled under nan_policy='fill'
     spectra: object = None          # array-like (N, L) of spectra, if the file has them
     wavelength: np.ndarray = None   # (L,) wavelengths of the spectra, Angstrom
+    spectra_ivar: object = None     # array-like (N, L) of their inverse variances (default: 1 wherever the flux is finite)
     label_names: list = None        # names of the integer `label` column's classes
 
     def __post_init__(self):
@@ -98,6 +105,7 @@ class GalaxyData:
             raise ValueError(f"{self.source}: images have {n_bands} bands along the {self.layout} band axis, but bands are {self.bands!r}")
         for k, v in self.catalogue.items():
             if len(v) != shape[0]: raise ValueError(f"{self.source}: catalogue column '{k}' has {len(v)} rows, images {shape[0]}")
+        self._check_spectra_shapes(shape[0])
         if self.rows is None: self.rows = np.arange(shape[0])
 
     def __len__(self): return len(self.rows)
@@ -135,11 +143,37 @@ class GalaxyData:
     def batch(self, idx):
         "Images (B, C, H, W) of items `idx`, read in file order (one call for HDF5)."
         rows = self.rows[np.asarray(idx)]
-        order = np.argsort(rows, kind='stable')
-        uniq, inv = np.unique(rows[order], return_inverse=True)
-        stored = np.empty((len(rows),) + tuple(self.images.shape[1:]), self.images.dtype)
-        stored[order] = np.asarray(self.images[uniq])[inv]
-        return self._finish(stored, rows)
+        return self._finish(_read_rows(self.images, rows), rows)
+
+    def _check_spectra_shapes(self, n:int):
+        "Spectra (and their inverse variances) must pair up row by row with the images, on the grid of `wavelength`."
+        if self.spectra is None: return
+        L = self.spectra.shape[1]
+        for name, a in (('spectra', self.spectra), ('spectra_ivar', self.spectra_ivar)):
+            if a is not None and (a.shape[0] != n or a.shape[1] != L):
+                raise ValueError(f"{self.source}: {name} of shape {tuple(a.shape)} do not pair up with {n} images of spectra of {L} pixels")
+        if self.wavelength is None or len(self.wavelength) != L:
+            raise ValueError(f"{self.source}: spectra of {L} pixels need a wavelength grid of {L} values, "
+                             f"got {'none' if self.wavelength is None else len(self.wavelength)}")
+
+    def spectra_batch(self, idx):
+        "Spectra (B, 2, L) float32 of items `idx`: flux and inverse variance, with unusable pixels (NaN or inf, ivar <= 0) at flux 0 and ivar 0."
+        rows = self.rows[np.asarray(idx)]
+        flux = _read_rows(self.spectra, rows).astype(np.float32)
+        ivar = _read_rows(self.spectra_ivar, rows).astype(np.float32) if self.spectra_ivar is not None else np.ones_like(flux)
+        ok = np.isfinite(flux) & np.isfinite(ivar) & (ivar > 0)
+        return np.stack([np.where(ok, flux, 0), np.where(ok, ivar, 0)], 1).astype(np.float32)
+
+    def check_spectra(self, chunk:int=512):
+        "Read every spectrum once: rows with no usable pixel (all NaN, zero inverse variance) or a flux of zero everywhere are refused, naming them."
+        bad = []
+        for i in range(0, len(self), chunk):
+            idx = np.arange(i, min(i + chunk, len(self)))
+            s = self.spectra_batch(idx)
+            bad += self.rows[idx][(s[:, 1] == 0).all(1) | (s[:, 0] == 0).all(1)].tolist()
+        if bad:
+            raise ValueError(f"{self.source}: the spectra of {len(bad)} row(s) {sorted(bad)[:10]} have no usable pixel (all zero, NaN or of zero "
+                             "inverse variance); remove those rows")
 
     def check_images(self, chunk:int=512):
         "Read every image once, so NaN/inf pixels fail now (under nan_policy='error', naming the rows) rather than epochs into a run."
@@ -170,6 +204,7 @@ def read_survey(path, nan_policy:str='error') -> GalaxyData:
     return GalaxyData(src['images'], cat, str(attrs['bands']), float(attrs['pixel_scale']), str(path), nan_policy=nan_policy,
                       spectra=src['spectrum'] if 'spectrum' in src.file else None,
                       wavelength=src['wavelength'][:] if 'wavelength' in src.file else None,
+                      spectra_ivar=src['spectrum_ivar'] if 'spectrum_ivar' in src.file else None,
                       label_names=[str(n) for n in attrs.get('label_names', [])])
 
 # %% ../nbs/01_data.ipynb #5b65c738
@@ -320,9 +355,9 @@ def band_stats(data:GalaxyData, idx=None, n_max:int=2048, seed:int=0, deredden:b
 
 # %% ../nbs/01_data.ipynb #a1c8359c
 class GalaxyItems(torch.utils.data.Dataset):
-    "Items of `data` as tuples: the image, the catalogue `columns`, spectra if `spectra`, the file row if `with_row`."
-    def __init__(self, data:GalaxyData, columns=(), spectra:bool=False, deredden:bool=False, dtypes:dict=None, with_row:bool=False):
-        self.data, self.columns, self.spectra, self.deredden, self.with_row = data, tuple(columns), spectra, deredden, with_row
+    "Items of `data` as tuples: the image (unless not `images`), the catalogue `columns`, the spectrum (2, L: flux, ivar) if `spectra`, the file row if `with_row`."
+    def __init__(self, data:GalaxyData, columns=(), spectra:bool=False, deredden:bool=False, dtypes:dict=None, with_row:bool=False, images:bool=True):
+        self.data, self.columns, self.spectra, self.deredden, self.with_row, self.images = data, tuple(columns), spectra, deredden, with_row, images
         self.cols = [torch.as_tensor(np.asarray(data.column(c)), dtype=(dtypes or {}).get(c, torch.float32)) for c in self.columns]
         if deredden: self.ebv = data.column('e_bv')
         if spectra and data.spectra is None: raise ValueError(f"{data.source}: no spectra in this file")
@@ -331,10 +366,13 @@ class GalaxyItems(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         from fastai.torch_core import TensorImage
-        img = self.data.image(i)
-        if self.deredden: img = _deredden(img[None], self.ebv[i:i+1], self.data.bands)[0]
-        out = (TensorImage(torch.from_numpy(img)),) + tuple(c[i] for c in self.cols)
-        if self.spectra: out += (torch.from_numpy(np.asarray(self.data.spectra[int(self.data.rows[i])], dtype=np.float32)),)
+        out = ()
+        if self.images:
+            img = self.data.image(i)
+            if self.deredden: img = _deredden(img[None], self.ebv[i:i+1], self.data.bands)[0]
+            out = (TensorImage(torch.from_numpy(img)),)
+        out += tuple(c[i] for c in self.cols)
+        if self.spectra: out += (torch.from_numpy(self.data.spectra_batch([i])[0]),)
         if self.with_row: out += (torch.tensor(int(self.data.rows[i])),)
         return out
 
@@ -421,8 +459,23 @@ def classification_dls(data:GalaxyData, split:dict, **spec):
     return dls
 
 def image_spectrum_dls(data:GalaxyData, split:dict, **spec):
-    "Pairs of image and spectrum (AstroCLIP); `dls.wavelength` holds the spectra's grid; `spec`: `LoaderSpec` fields."
-    dls = _task_dls(data, split, items=dict(spectra=True), n_inp=2, spec=LoaderSpec(**spec))
+    "Pairs of image and spectrum (2, L: flux, ivar) with the file row (AstroCLIP); `dls.wavelength` holds the spectra's grid; `spec`: `LoaderSpec` fields."
+    _check_split_spectra(data, split, LoaderSpec(**spec))
+    dls = _task_dls(data, split, items=dict(spectra=True, with_row=True), n_inp=2, spec=LoaderSpec(**spec))
+    dls.wavelength = data.wavelength
+    return dls
+
+def _check_split_spectra(data:GalaxyData, split:dict, spec:LoaderSpec):
+    if data.spectra is None: raise ValueError(f"{data.source}: no spectra in this file")
+    check_split(split, (spec.train, spec.valid), data.source)
+    data.subset(np.unique(np.r_[split[spec.train], split[spec.valid]])).check_spectra()     # empty spectra fail before training
+
+def spectrum_dls(data:GalaxyData, split:dict, train:str='pretrain', valid:str='pretrain_valid', bs:int=64, seed:int=0, device=None, num_workers:int=0):
+    "Spectra (2, L: flux, ivar) with their file row, no images read (a spectrum autoencoder); `dls.wavelength` holds the spectra's grid."
+    spec = LoaderSpec(train=train, valid=valid, bs=bs, seed=seed, device=device, num_workers=num_workers)
+    _check_split_spectra(data, split, spec)
+    items = lambda k: GalaxyItems(data.subset(split[k]), spectra=True, with_row=True, images=False)
+    dls = make_dls(items(train), items(valid), bs, n_inp=1, seed=seed, device=device, num_workers=num_workers)
     dls.wavelength = data.wavelength
     return dls
 

@@ -25,17 +25,19 @@ from .heads import ARCHITECTURES, TABLE_IV, redshift_net
 from .learner import Autocast, Compile, EMA, NaNGuard, auto_precision
 from .mae import MAE, MAEConfig, MAE_PRESETS, extract_encoder, mae_learner, mae_preset, mae_schedule, plot_reconstructions, reconstruction_baselines
 from .moco import MoCo, MoCoConfig, MOCO_PRESETS, contrastive_scores, moco_dls, moco_encoder, moco_learner, moco_preset, moco_schedule
+from .spectra import (SPENDER_PRESETS, SpectrumAutoencoder, SpenderConfig, fit_grid, spectrum_baselines, spectrum_encoder, spender_dls,
+                             spender_learner, spender_preset, spender_schedule)
 from .metrics import photoz_metrics, photoz_report, plot_redshift_density, vote_metrics, vote_report
 from .schedulers import EncoderRate, LayerDecay, sched_cyclic, sched_multistep, sched_warmup_cosine
 from .survey import SurveyConfig, default_survey_path, make_survey
 
 # %% auto #0
 __all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'NAN_POLICIES', 'RUN_FORMAT', 'SCHEDULES', 'FINETUNE_AUGMENTS', 'FINETUNE_TARGETS',
-           'FINETUNE_PRESETS', 'NEW_FIELDS', 'TARGET_KINDS', 'PretrainMethod', 'register_method', 'embedded_survey',
-           'PretrainConfig', 'FinetuneConfig', 'finetune_preset', 'run_config', 'upgrade_config', 'Run', 'build_model',
-           'check_device', 'Runtime', 'training_callbacks', 'pretrain', 'target_kind', 'usable_labels', 'label_pool',
-           'draw_labels', 'RedshiftData', 'redshift_data', 'finetune', 'predict', 'evaluate', 'plot_runs', 'experiment',
-           'quickstart', 'table4']
+           'FINETUNE_PRESETS', 'NEW_FIELDS', 'TARGET_KINDS', 'PretrainMethod', 'register_method', 'fit_bands',
+           'embedded_survey', 'PretrainConfig', 'FinetuneConfig', 'finetune_preset', 'run_config', 'upgrade_config',
+           'Run', 'build_model', 'check_device', 'Runtime', 'training_callbacks', 'pretrain', 'target_kind',
+           'usable_labels', 'label_pool', 'draw_labels', 'RedshiftData', 'redshift_data', 'finetune', 'predict',
+           'evaluate', 'plot_runs', 'experiment', 'quickstart', 'table4']
 
 # %% ../nbs/11_experiment.ipynb #36b18a9f
 @dataclass(frozen=True)
@@ -48,9 +50,9 @@ class PretrainMethod:
     learner: Callable         # (dls, config, cbs) -> fastai Learner
     schedule: Callable        # (config, epochs, bs, lr or None) -> learning-rate schedule
     loaders: Callable         # (data, split, config, **LoaderSpec fields) -> DataLoaders of the split's 'pretrain' and 'pretrain_valid' items
-    encoder: Callable         # (model) -> encoder with `forward_features(x) -> (B, D)`, `num_features` and `cfg` (img_size, in_chans)
+    encoder: Callable         # (model) -> encoder with `forward_features(x) -> (B, D)`, `num_features` and `cfg` (img_size, in_chans; or a spectrum grid)
     evaluate: Callable        # (model, validation loader, seed) -> dict of numbers
-    in_chans: Callable        # (config) -> number of bands the model reads
+    fit_data: Callable        # (config, GalaxyData) -> the config fitted to the data (a spectrum grid), or a clear error if they do not fit (bands)
 
 PRETRAIN_METHODS = {}
 
@@ -58,17 +60,28 @@ def register_method(name:str, method:PretrainMethod):
     "Make `method` available to `pretrain`, `Run` and `astronb pretrain --method NAME`."
     PRETRAIN_METHODS[name] = method
 
+def fit_bands(cfg, data):
+    "`cfg` (of a method whose `encoder` config has `in_chans`) unchanged if `data` has as many bands as its encoder reads, else a clear error."
+    if data.images.shape[1] != cfg.encoder.in_chans:
+        raise ValueError(f"{data.source}: {data.images.shape[1]} bands ({data.bands}), but the encoder reads {cfg.encoder.in_chans}")
+    return cfg
+
 register_method('mae', PretrainMethod(
     preset=mae_preset, presets=MAE_PRESETS, config=lambda d: MAEConfig(**{**d, 'betas': tuple(d['betas'])}), model=MAE,
     learner=lambda dls, cfg, cbs: mae_learner(dls, cfg, cbs=cbs), schedule=mae_schedule,
     loaders=lambda data, split, cfg, **spec: pretrain_dls(data, split, augs=astromae_augmentations(crop=cfg.encoder.img_size),
                                                          valid_augs=[CenterCrop(cfg.encoder.img_size)], **spec),
-    encoder=extract_encoder, evaluate=reconstruction_baselines, in_chans=lambda cfg: cfg.encoder.in_chans))
+    encoder=extract_encoder, evaluate=reconstruction_baselines, fit_data=fit_bands))
 
 register_method('moco', PretrainMethod(
     preset=moco_preset, presets=MOCO_PRESETS, config=lambda d: MoCoConfig(**d), model=MoCo,
     learner=lambda dls, cfg, cbs: moco_learner(dls, cfg, cbs=cbs), schedule=moco_schedule, loaders=moco_dls,
-    encoder=moco_encoder, evaluate=contrastive_scores, in_chans=lambda cfg: cfg.encoder.in_chans))
+    encoder=moco_encoder, evaluate=contrastive_scores, fit_data=fit_bands))
+
+register_method('spender', PretrainMethod(
+    preset=spender_preset, presets=SPENDER_PRESETS, config=lambda d: SpenderConfig(**d), model=SpectrumAutoencoder,
+    learner=lambda dls, cfg, cbs: spender_learner(dls, cfg, cbs=cbs), schedule=spender_schedule, loaders=spender_dls,
+    encoder=spectrum_encoder, evaluate=spectrum_baselines, fit_data=fit_grid))
 
 # %% ../nbs/11_experiment.ipynb #4015604f
 PRECISIONS = ('fp32', 'bf16', 'fp16', 'auto')    # 'auto': bf16 where the device runs it natively, else fp32 (`auto_precision`)
@@ -358,10 +371,8 @@ def pretrain(cfg:PretrainConfig, out, resume:bool=False, rt:Runtime=Runtime(), r
     config and data, `restart` deletes the checkpoints in `out` first."""
     check_output(out, data=cfg.data)
     from fastai.torch_core import set_seed
-    method, model_cfg = cfg.pretrain_method, cfg.model_config()
-    data = read_survey(cfg.data, nan_policy=cfg.nan_policy)
-    if data.images.shape[1] != method.in_chans(model_cfg):
-        raise ValueError(f"{cfg.data}: {data.images.shape[1]} bands, but preset {cfg.preset} expects {method.in_chans(model_cfg)}")
+    method, data = cfg.pretrain_method, read_survey(cfg.data, nan_policy=cfg.nan_policy)
+    model_cfg = method.fit_data(cfg.model_config(), data)
     set_seed(cfg.seed)
     dls = method.loaders(data, astromae_split(len(data), seed=cfg.seed), model_cfg, bs=cfg.bs, seed=cfg.seed,
                          device=rt.torch_device(), num_workers=rt.workers)
@@ -548,7 +559,7 @@ def evaluate(run:Run, plot=None, seed:int=0) -> dict:
     if plot: check_output(plot, **run.files())
     if run.kind == 'pretrain':
         res = run.cfg.pretrain_method.evaluate(run.model(), _validation(run), seed)
-        print(f"{run.name}, epoch {run.epoch}, validation images of the pretraining split:")
+        print(f"{run.name}, epoch {run.epoch}, validation galaxies of the pretraining split:")
     else:
         zp, zt = run.predictions('test')
         res = photoz_report(zp, zt) if run.cfg.target == 'z' else vote_report(zp, zt)

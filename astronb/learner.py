@@ -14,12 +14,13 @@ from fastcore.foundation import L
 from fastai.callback.core import Callback, CancelBatchException, CancelFitException
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.progress import ProgressCallback
+from fastai.callback.schedule import ParamScheduler
 from fastai.callback.tracker import TrackerCallback
 from timm.utils import ModelEmaV3
 
 # %% auto #0
-__all__ = ['own_loss', 'unwrap', 'native_amp', 'auto_precision', 'Autocast', 'Compile', 'EMA', 'EarlyStopping', 'NaNGuard',
-           'quiet_progress', 'EpochLog', 'log_epochs']
+__all__ = ['own_loss', 'unwrap', 'native_amp', 'auto_precision', 'Autocast', 'Compile', 'EMA', 'EarlyStopping', 'PlateauDecay',
+           'NaNGuard', 'quiet_progress', 'EpochLog', 'log_epochs']
 
 # %% ../nbs/10_learner.ipynb #0c9fa1f8
 def own_loss(out, *targets):
@@ -114,6 +115,35 @@ class EarlyStopping(TrackerCallback):
         if self.wait >= self.patience:
             print(f"early stopping at epoch {self.epoch}: {self.patience} epochs with {self.monitor} more than {self.delta} above its best {self.best:.4g}")
             raise CancelFitException()
+
+# %% ../nbs/10_learner.ipynb #pd000002
+class PlateauDecay(TrackerCallback):
+    "Divide the learning rate the schedule sets by `factor` after every `patience` epochs without a new best `monitor` (ReduceLROnPlateau, resumable)."
+    order = ParamScheduler.order + 1      # after the schedule has set the batch's rate
+    def __init__(self, monitor:str='valid_loss', factor:float=2., patience:int=5, comp=None, min_delta:float=0.):
+        super().__init__(monitor=monitor, comp=comp, min_delta=min_delta, reset_on_fit=False)
+        if not factor > 1: raise ValueError(f"PlateauDecay factor={factor}: the rate is divided by it, so it must be above 1")
+        self.factor, self.patience, self.wait, self.drops = factor, patience, 0, 0
+
+    def before_fit(self):
+        if not any(isinstance(c, ParamScheduler) for c in self.learn.cbs):
+            raise ValueError("PlateauDecay divides the rate a schedule sets for each batch: train with a ParamScheduler (a constant one will do)")
+        super().before_fit()
+
+    def before_batch(self):
+        if self.training and self.drops:
+            for h in self.opt.hypers: h['lr'] = h['lr'] / self.factor**self.drops
+
+    def after_epoch(self):
+        super().after_epoch()
+        if self.new_best: self.wait = 0; return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.drops, self.wait = self.drops + 1, 0
+            print(f"epoch {self.epoch}: {self.monitor} has not improved on {self.best:.4g} for {self.patience} epochs; learning rate divided by {self.factor**self.drops:g}")
+
+    def state_dict(self) -> dict: return dict(best=None if self.best is None else float(self.best), wait=self.wait, drops=self.drops)
+    def load_state_dict(self, sd:dict): self.best, self.wait, self.drops = sd['best'], sd['wait'], sd['drops']
 
 # %% ../nbs/10_learner.ipynb #37083a7d
 class NaNGuard(Callback):

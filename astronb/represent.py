@@ -16,12 +16,13 @@ import torch
 from .augment import CenterCrop, band_mad, rotate, shifted_crop
 from .backbones import encoder_spec
 from .bands import lupton_rgb
-from .data import GalaxyData, astromae_split, pretrain_dls, read_survey
+from .data import GalaxyData, astromae_split, pretrain_dls, read_survey, spectrum_dls
 from .experiment import (FINETUNE_PRESETS, FinetuneConfig, Run, Runtime, draw_labels, finetune, finetune_preset, label_pool,
                                 target_kind, usable_labels)
 from .files import check_output, file_identity
 from .learner import auto_precision
 from .metrics import classification_report, photoz_report, property_report, vote_report
+from .spectra import SpectrumEncoder, fit_grid
 
 # %% auto #0
 __all__ = ['SPLITS', 'PROBES', 'AUGMENTATION_SWEEPS', 'LABEL_EFFICIENCY_METHODS', 'LABEL_EFFICIENCY_METRICS', 'split_rows',
@@ -59,6 +60,15 @@ def _resume_point(tmp:Path, identity:dict, shape:tuple) -> int:
     tmp.unlink()
     return 0
 
+def _reader(enc, survey:GalaxyData, stats:dict, bs:int, device):
+    "After checking that encoder `enc` can read `survey`: a function of rows giving a loader of them as the encoder read its training data (spectra on its grid; images normalised and centre-cropped)."
+    if isinstance(enc, SpectrumEncoder):
+        fit_grid(enc.cfg, survey)
+        return lambda rows: spectrum_dls(survey, dict(todo=rows), train='todo', valid='todo', bs=bs, device=device).valid
+    if survey.images.shape[1] != enc.cfg.in_chans: raise ValueError(f"{survey.source}: {survey.images.shape[1]} bands, the encoder reads {enc.cfg.in_chans}")
+    return lambda rows: pretrain_dls(survey, dict(pretrain=rows[:0], todo=rows), valid='todo', bs=bs, valid_augs=[CenterCrop(enc.cfg.img_size)],
+                                     stats=stats, device=device).valid
+
 @torch.no_grad()
 def embed(run:Run, out, data=None, split:str='all', bs:int=256, precision:str='auto', rt:Runtime=Runtime(), force:bool=False) -> Path:
     "The encoder features of the galaxies of `split` of survey `data` (default: the run's) into HDF5 file `out`: `embeddings` (N, D), `row` (N,)."
@@ -68,9 +78,8 @@ def embed(run:Run, out, data=None, split:str='all', bs:int=256, precision:str='a
     check_output(out, survey=path, **run.files())
     if out.exists() and not force: raise FileExistsError(f"{out} exists; use --force to overwrite it")
     if precision not in ('auto', 'fp32', 'bf16'): raise ValueError(f"precision={precision!r}: one of 'auto', 'fp32', 'bf16'")
-    enc, survey = run.encoder(), read_survey(path)
-    if survey.images.shape[1] != enc.cfg.in_chans: raise ValueError(f"{path}: {survey.images.shape[1]} bands, the encoder reads {enc.cfg.in_chans}")
-    device = rt.torch_device()
+    enc, survey, device = run.encoder(), read_survey(path), rt.torch_device()
+    reader = _reader(enc, survey, run.stats, bs, device)
     precision = auto_precision(device) if precision == 'auto' else precision
     rows = split_rows(len(survey), split, run.cfg.seed)
     identity = dict(run=run.name, checkpoint=str(run.checkpoint), run_sha256=run.meta['sha256'], survey=str(path),
@@ -83,12 +92,11 @@ def embed(run:Run, out, data=None, split:str='all', bs:int=256, precision:str='a
             f.create_dataset('embeddings', (len(rows), enc.num_features), 'f4', chunks=(min(len(rows), 1024), enc.num_features))
             f['row'] = rows
             f.attrs.update(identity, done=0)
-    dls = pretrain_dls(survey, dict(pretrain=rows[:0], todo=rows[done:]), valid='todo', bs=bs, valid_augs=[CenterCrop(enc.cfg.img_size)],
-                       stats=run.stats, device=device)   # the run's normalisation and crop, as in training
+    dl = reader(rows[done:])
     enc = enc.to(device).eval()
     show = rt.progress if rt.progress is not None else sys.stdout.isatty()
     with h5py.File(tmp, 'a') as f, torch.autocast(device.type, torch.bfloat16, enabled=precision == 'bf16'):
-        for x, r in (progress_bar(dls.valid) if show else dls.valid):
+        for x, r in (progress_bar(dl) if show else dl):
             if not np.array_equal(r.cpu().numpy(), rows[done:done + len(r)]): raise RuntimeError("embedding loader out of row order")
             f['embeddings'][done:done + len(r)] = enc.forward_features(x).float().cpu().numpy()
             done += len(r)
@@ -133,7 +141,7 @@ def read_embeddings(path, data:GalaxyData=None) -> Embeddings:
         raise ValueError(f"{path}: made from another survey ({attrs['survey_identity']}) than {data.source} ({file_identity(data.source)})")
     return Embeddings(features, rows, attrs, path, data)
 
-# %% ../nbs/12_represent.ipynb #r0000040
+# %% ../nbs/12_represent.ipynb #a319a064
 def run_embeddings(source, rt:Runtime=Runtime()) -> Embeddings:
     "The embeddings of `source`: an embedding file, or a run folder (its survey embedded once into RUN/embeddings.h5, again if its weights changed)."
     source = Path(source)
