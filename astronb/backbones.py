@@ -6,6 +6,7 @@ Docs: https://astronb.github.io/astronb/backbones.html.md"""
 
 # %% ../nbs/03a_backbones.ipynb #8ac18bff
 from __future__ import annotations
+import copy
 from dataclasses import dataclass, asdict, replace
 import timm
 import torch
@@ -14,8 +15,8 @@ from torch import nn
 from .vit import ViTConfig, ViTEncoder, plain_tensor
 
 # %% auto #0
-__all__ = ['ENCODER_KINDS', 'ResNetConfig', 'ResNetEncoder', 'encoder_spec', 'encoder_config', 'build_encoder', 'copy_encoder',
-           'with_drop_path']
+__all__ = ['ENCODER_KINDS', 'ResNetConfig', 'ResNetEncoder', 'encoder_spec', 'encoder_config', 'preset_config', 'build_encoder',
+           'copy_encoder', 'with_drop_path']
 
 # %% ../nbs/03a_backbones.ipynb #5827e480
 @dataclass
@@ -76,6 +77,13 @@ def encoder_config(spec:dict):
     unknown = sorted(set(spec) - set(cls.__dataclass_fields__))
     if unknown: raise KeyError(f"unknown {cls.__name__} key(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
     return cls(**spec)
+
+def preset_config(cls, presets:dict, name:str, what:str, **overrides):
+    "The config `cls` of preset `name` of `presets` (the `what` presets, for messages) with `overrides` of its fields; unknown names and keys are errors."
+    if name not in presets: raise KeyError(f"unknown {what} preset {name!r}; known: {', '.join(presets)}")
+    if unknown := sorted(set(overrides) - set(cls.__dataclass_fields__)):
+        raise KeyError(f"unknown {cls.__name__} key(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+    return cls(**{**copy.deepcopy(presets[name]), **overrides})
 
 def build_encoder(spec) -> nn.Module:
     "An untrained encoder from a spec (or a config)."

@@ -97,8 +97,8 @@ def callback_state(learn) -> dict:
     st = dict(recorder=dict(values=[_floats(r) for r in rec.values], iters=list(rec.iters), losses=_floats(rec.losses),
                             lrs=_floats(rec.lrs), smooth=dict(val=float(rec.smooth_loss.val), count=rec.smooth_loss.count)))
     for cb in learn.cbs:
-        if isinstance(cb, TrackerCallback): st[_callback_key(learn, cb)] = dict(best=float(cb.best), wait=getattr(cb, 'wait', None))
-        elif _stateful(cb): st[_callback_key(learn, cb)] = cb.state_dict()
+        if _stateful(cb): st[_callback_key(learn, cb)] = cb.state_dict()
+        elif isinstance(cb, TrackerCallback): st[_callback_key(learn, cb)] = dict(best=float(cb.best), wait=getattr(cb, 'wait', None))
     return st
 
 def set_callback_state(learn, st:dict):
@@ -109,10 +109,10 @@ def set_callback_state(learn, st:dict):
     for cb in learn.cbs:
         s = st.get(_callback_key(learn, cb))
         if s is None: continue
-        if isinstance(cb, TrackerCallback):
+        if _stateful(cb): cb.load_state_dict(s)
+        elif isinstance(cb, TrackerCallback):
             cb.best = s['best']
             if s['wait'] is not None: cb.wait = s['wait']
-        elif _stateful(cb): cb.load_state_dict(s)
 
 # %% ../nbs/10b_checkpoint.ipynb #f6b67d5e
 def save_checkpoint(run_dir, learn, epoch:int, config:dict=None, finished:bool=False, keep:int=2, data:str=None) -> Path:

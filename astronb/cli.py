@@ -48,8 +48,10 @@ def _train(a, config, command):
     return command(cfg, a.out, resume=a.resume, rt=rt, restart=a.restart)
 
 def pretrain_config(a) -> PretrainConfig:
-    "The `PretrainConfig` of `astronb pretrain`'s options."
-    return PretrainConfig(_survey(a), method=a.method, preset=a.preset, overrides=overrides(a.set), epochs=a.epochs, bs=a.bs,
+    "The `PretrainConfig` of `astronb pretrain`'s options (AstroCLIP's backbone runs as overrides of its config, by absolute path)."
+    runs = {k: str(Path(v).expanduser().resolve()) for k, v in (('image_run', a.image_run), ('spectrum_run', a.spectrum_run)) if v is not None}
+    if runs and a.method != 'clip': raise ValueError("--image-run and --spectrum-run are the backbones of --method clip")
+    return PretrainConfig(_survey(a), method=a.method, preset=a.preset, overrides={**overrides(a.set), **runs}, epochs=a.epochs, bs=a.bs,
                           lr=a.lr, seed=a.seed, precision=a.precision, ema=a.ema, nan_policy=a.nan_policy)
 
 _RECIPE = ('epochs', 'bs', 'lr', 'wd', 'noise', 'augment', 'ema', 'schedule', 'warmup_epochs', 'milestones', 'layer_decay', 'encoder_lr',
@@ -133,10 +135,12 @@ def _survey_parsers(sub):
                                          f"{download_mgs(a.out, a.n, a.cache, a.size, a.data_release, a.force, (a.connect_timeout, a.read_timeout), a.max_failures)}"))
 
 def _training_parsers(sub):
-    pre = sub.add_parser('pretrain', help='self-supervised pretraining (masked autoencoder: AstroMAE, C-MAE; momentum contrast: Hayat et al.) with checkpoints and resume')
+    pre = sub.add_parser('pretrain', help='self-supervised pretraining (masked autoencoder: AstroMAE, C-MAE; momentum contrast: Hayat et al.; '
+                         'spectrum autoencoder: Spender; image-spectrum contrast: AstroCLIP) with checkpoints and resume')
     pre.add_argument('--method', default='mae', choices=list(PRETRAIN_METHODS), help='self-supervised method')
-    pre.add_argument('--preset', required=True, help='mae: astromae_plain, astromae_pcm, cmae_vit_b/l/h, tiny_plain, tiny_pcm; '
-                                                      'moco: hayat_resnet50, cpu_resnet18, cpu_vit')
+    pre.add_argument('--preset', required=True, help='; '.join(f"{name}: {', '.join(m.presets)}" for name, m in PRETRAIN_METHODS.items()))
+    pre.add_argument('--image-run', type=Path, default=None, help='clip: the image pretraining run (MAE, MoCo) whose encoder, frozen, embeds the images')
+    pre.add_argument('--spectrum-run', type=Path, default=None, help='clip: the spectrum autoencoder run (--method spender) whose encoder, frozen, embeds the spectra')
     _run_args(pre, data_help='survey HDF5 file (default: the embedded survey of --n galaxies)')
     pre.add_argument('--epochs', type=int, default=None, help="default: the preset's")
     pre.add_argument('--lr', type=float, default=None, help="peak learning rate (default: the preset's, scaled to --bs)")

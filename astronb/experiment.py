@@ -25,8 +25,9 @@ from .heads import ARCHITECTURES, TABLE_IV, redshift_net
 from .learner import Autocast, Compile, EMA, NaNGuard, auto_precision
 from .mae import MAE, MAEConfig, MAE_PRESETS, extract_encoder, mae_learner, mae_preset, mae_schedule, plot_reconstructions, reconstruction_baselines
 from .moco import MoCo, MoCoConfig, MOCO_PRESETS, contrastive_scores, moco_dls, moco_encoder, moco_learner, moco_preset, moco_schedule
-from .spectra import (SPENDER_PRESETS, SpectrumAutoencoder, SpenderConfig, fit_grid, spectrum_baselines, spectrum_encoder, spender_dls,
-                             spender_learner, spender_preset, spender_schedule)
+from .spectra import (SPENDER_PRESETS, SpectrumAutoencoder, SpectrumEncoder, SpenderConfig, fit_grid, spectrum_baselines, spectrum_encoder,
+                             spender_dls, spender_learner, spender_preset, spender_schedule)
+from .clip import CLIP, CLIPConfig, CLIP_PRESETS, clip_dls, clip_image_encoder, clip_learner, clip_preset, clip_schedule, clip_scores
 from .metrics import photoz_metrics, photoz_report, plot_redshift_density, vote_metrics, vote_report
 from .schedulers import EncoderRate, LayerDecay, sched_cyclic, sched_multistep, sched_warmup_cosine
 from .survey import SurveyConfig, default_survey_path, make_survey
@@ -34,15 +35,16 @@ from .survey import SurveyConfig, default_survey_path, make_survey
 # %% auto #0
 __all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'NAN_POLICIES', 'RUN_FORMAT', 'SCHEDULES', 'FINETUNE_AUGMENTS', 'FINETUNE_TARGETS',
            'FINETUNE_PRESETS', 'NEW_FIELDS', 'TARGET_KINDS', 'PretrainMethod', 'register_method', 'fit_bands',
-           'embedded_survey', 'PretrainConfig', 'FinetuneConfig', 'finetune_preset', 'run_config', 'upgrade_config',
-           'Run', 'build_model', 'check_device', 'Runtime', 'training_callbacks', 'pretrain', 'target_kind',
-           'usable_labels', 'label_pool', 'draw_labels', 'RedshiftData', 'redshift_data', 'finetune', 'predict',
-           'evaluate', 'plot_runs', 'experiment', 'quickstart', 'table4']
+           'fit_clip', 'init_clip', 'embedded_survey', 'PretrainConfig', 'FinetuneConfig', 'finetune_preset',
+           'run_config', 'upgrade_config', 'Run', 'build_model', 'check_device', 'Runtime', 'training_callbacks',
+           'pretrain', 'target_kind', 'usable_labels', 'label_pool', 'draw_labels', 'RedshiftData', 'redshift_data',
+           'finetune', 'predict', 'evaluate', 'plot_runs', 'experiment', 'quickstart', 'table4']
 
 # %% ../nbs/11_experiment.ipynb #36b18a9f
 @dataclass(frozen=True)
 class PretrainMethod:
-    "A self-supervised method as the experiment layer sees it; each field a function of the method's own config dataclass."
+    """A self-supervised method as the experiment layer sees it; each field a function of the method's own config dataclass.
+    Config fields named `*_run` are runs the method reads (AstroCLIP's backbones): no output may overwrite them."""
     preset: Callable          # (name, **overrides) -> config
     presets: dict             # name -> preset fields, each with its `source`
     config: Callable          # (dict, as stored in a run) -> config
@@ -53,6 +55,7 @@ class PretrainMethod:
     encoder: Callable         # (model) -> encoder with `forward_features(x) -> (B, D)`, `num_features` and `cfg` (img_size, in_chans; or a spectrum grid)
     evaluate: Callable        # (model, validation loader, seed) -> dict of numbers
     fit_data: Callable        # (config, GalaxyData) -> the config fitted to the data (a spectrum grid), or a clear error if they do not fit (bands)
+    init: Callable = None     # (model, config) -> None: weights a new model starts from (AstroCLIP: its frozen backbones')
 
 PRETRAIN_METHODS = {}
 
@@ -78,10 +81,38 @@ register_method('moco', PretrainMethod(
     learner=lambda dls, cfg, cbs: moco_learner(dls, cfg, cbs=cbs), schedule=moco_schedule, loaders=moco_dls,
     encoder=moco_encoder, evaluate=contrastive_scores, fit_data=fit_bands))
 
+def fit_clip(cfg:CLIPConfig, data) -> CLIPConfig:
+    """`cfg` with what its backbone runs say: the image encoder's spec and normalisation, the spectrum encoder's config, both checkpoints'
+    identities; clear errors if a run is missing or of the wrong kind, or cannot read `data` (bands, wavelength grid)."""
+    if not cfg.image_run or not cfg.spectrum_run:
+        raise ValueError("CLIPConfig: give both backbones, --image-run RUN (an image pretraining run) and --spectrum-run RUN (a 'spender' run)")
+    image, spectrum = Run(cfg.image_run), Run(cfg.spectrum_run)
+    if image.kind != 'pretrain' or isinstance(image.encoder(), SpectrumEncoder) or image.cfg.method == 'clip':
+        raise ValueError(f"{image.path}: {image.name} is not an image pretraining run (MAE, MoCo), which --image-run needs")
+    if spectrum.kind != 'pretrain' or not isinstance(spectrum.encoder(), SpectrumEncoder):
+        raise ValueError(f"{spectrum.path}: {spectrum.name} is not a spectrum autoencoder run (--method spender), which --spectrum-run needs")
+    ienc, senc = image.encoder(), fit_grid(spectrum.encoder().cfg, data)
+    if data.images.shape[1] != ienc.cfg.in_chans:
+        raise ValueError(f"{data.source}: {data.images.shape[1]} bands ({data.bands}), but the image encoder of {image.path} reads {ienc.cfg.in_chans}")
+    return replace(cfg, image_run=_abs(image.path), spectrum_run=_abs(spectrum.path), image_encoder=encoder_spec(ienc),
+                   spectrum_encoder=asdict(senc), image_stats=image.stats, backbones=dict(image=image.meta['sha256'], spectrum=spectrum.meta['sha256']))
+
+def init_clip(model:CLIP, cfg:CLIPConfig):
+    "Load the weights of the backbones of `cfg`'s runs into `model`, checking they are the checkpoints `fit_clip` read."
+    for name, path, enc in (('image', cfg.image_run, model.image_encoder), ('spectrum', cfg.spectrum_run, model.spectrum_encoder)):
+        run = Run(path)
+        if run.meta['sha256'] != cfg.backbones[name]: raise ValueError(f"{run.checkpoint}: the {name} run has moved on to other weights since it was read")
+        enc.load_state_dict(run.encoder().state_dict())
+
 register_method('spender', PretrainMethod(
     preset=spender_preset, presets=SPENDER_PRESETS, config=lambda d: SpenderConfig(**d), model=SpectrumAutoencoder,
     learner=lambda dls, cfg, cbs: spender_learner(dls, cfg, cbs=cbs), schedule=spender_schedule, loaders=spender_dls,
     encoder=spectrum_encoder, evaluate=spectrum_baselines, fit_data=fit_grid))
+
+register_method('clip', PretrainMethod(
+    preset=clip_preset, presets=CLIP_PRESETS, config=lambda d: CLIPConfig(**d), model=CLIP,
+    learner=lambda dls, cfg, cbs: clip_learner(dls, cfg, cbs=cbs), schedule=clip_schedule, loaders=clip_dls,
+    encoder=clip_image_encoder, evaluate=clip_scores, fit_data=fit_clip, init=init_clip))
 
 # %% ../nbs/11_experiment.ipynb #4015604f
 PRECISIONS = ('fp32', 'bf16', 'fp16', 'auto')    # 'auto': bf16 where the device runs it natively, else fp32 (`auto_precision`)
@@ -373,10 +404,12 @@ def pretrain(cfg:PretrainConfig, out, resume:bool=False, rt:Runtime=Runtime(), r
     from fastai.torch_core import set_seed
     method, data = cfg.pretrain_method, read_survey(cfg.data, nan_policy=cfg.nan_policy)
     model_cfg = method.fit_data(cfg.model_config(), data)
+    check_output(out, **{k: v for k, v in asdict(model_cfg).items() if k.endswith('_run') and v})
     set_seed(cfg.seed)
     dls = method.loaders(data, astromae_split(len(data), seed=cfg.seed), model_cfg, bs=cfg.bs, seed=cfg.seed,
                          device=rt.torch_device(), num_workers=rt.workers)
     learn = method.learner(dls, model_cfg, training_callbacks(cfg, rt))
+    if method.init: method.init(learn.model, model_cfg)
     fit_run(learn, cfg.epochs, out, sched=method.schedule(model_cfg, cfg.epochs, cfg.bs, cfg.lr), config=run_config(cfg, asdict(model_cfg)),
             resume=resume, upgrade=upgrade_config, progress=rt.progress, data=file_identity(cfg.data), restart=restart)
     if not rank_distrib(): print(f"pretrained {cfg.preset} for {cfg.epochs} epochs: {out}")
@@ -568,7 +601,8 @@ def evaluate(run:Run, plot=None, seed:int=0) -> dict:
             import matplotlib.pyplot as plt
             fig = plot_redshift_density(zp, zt, title=run.cfg.arch).figure
             fig.savefig(plot, dpi=110); plt.close(fig)
-    for k, v in res.items(): print(f"  {k:13s} {v:.5f}")
+    width = max(13, *map(len, res))
+    for k, v in res.items(): print(f"  {k:{width}s} {v:.5f}")
     if plot and run.kind == 'finetune' and run.cfg.target == 'z': print(plot)
     return res
 

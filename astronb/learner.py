@@ -19,8 +19,8 @@ from fastai.callback.tracker import TrackerCallback
 from timm.utils import ModelEmaV3
 
 # %% auto #0
-__all__ = ['own_loss', 'unwrap', 'native_amp', 'auto_precision', 'Autocast', 'Compile', 'EMA', 'EarlyStopping', 'PlateauDecay',
-           'NaNGuard', 'quiet_progress', 'EpochLog', 'log_epochs']
+__all__ = ['own_loss', 'unwrap', 'native_amp', 'auto_precision', 'Autocast', 'Compile', 'EMA', 'ValidatedTracker',
+           'EarlyStopping', 'PlateauDecay', 'NaNGuard', 'quiet_progress', 'EpochLog', 'log_epochs']
 
 # %% ../nbs/10_learner.ipynb #0c9fa1f8
 def own_loss(out, *targets):
@@ -98,7 +98,18 @@ class EMA(Callback):
         self.ema.module.load_state_dict(sd['weights'])
 
 # %% ../nbs/10_learner.ipynb #237d8e8a
-class EarlyStopping(TrackerCallback):
+class ValidatedTracker(TrackerCallback):
+    "A `TrackerCallback` that looks only at epochs it saw validated, not at those a resumed run skips; subclasses act in `tracked_epoch`, once `best` is updated."
+    def before_epoch(self): self.validated = False
+    def after_validate(self):
+        if not self.training: self.validated = True
+    def after_epoch(self):
+        if not self.validated: return
+        super().after_epoch()
+        self.tracked_epoch()
+    def tracked_epoch(self): pass
+
+class EarlyStopping(ValidatedTracker):
     "Stop after `patience` epochs with `monitor` worse than its best by more than `delta`; a new best resets the count (Galaxy10 paper)."
     def __init__(self, monitor:str='valid_loss', delta:float=0.03, patience:int=3, comp=None):
         super().__init__(monitor=monitor, comp=comp, min_delta=0., reset_on_fit=True)
@@ -106,8 +117,7 @@ class EarlyStopping(TrackerCallback):
 
     def before_fit(self): self.wait = 0; super().before_fit()
 
-    def after_epoch(self):
-        super().after_epoch()
+    def tracked_epoch(self):
         val = self.recorder.values[-1][self.idx]
         worse = val > self.best + self.delta if self.comp is np.less else val < self.best - self.delta
         if self.new_best: self.wait = 0
@@ -117,7 +127,7 @@ class EarlyStopping(TrackerCallback):
             raise CancelFitException()
 
 # %% ../nbs/10_learner.ipynb #pd000002
-class PlateauDecay(TrackerCallback):
+class PlateauDecay(ValidatedTracker):
     "Divide the learning rate the schedule sets by `factor` after every `patience` epochs without a new best `monitor` (ReduceLROnPlateau, resumable)."
     order = ParamScheduler.order + 1      # after the schedule has set the batch's rate
     def __init__(self, monitor:str='valid_loss', factor:float=2., patience:int=5, comp=None, min_delta:float=0.):
@@ -134,8 +144,7 @@ class PlateauDecay(TrackerCallback):
         if self.training and self.drops:
             for h in self.opt.hypers: h['lr'] = h['lr'] / self.factor**self.drops
 
-    def after_epoch(self):
-        super().after_epoch()
+    def tracked_epoch(self):
         if self.new_best: self.wait = 0; return
         self.wait += 1
         if self.wait >= self.patience:

@@ -6,11 +6,12 @@ Docs: https://astronb.github.io/astronb/spectra.html.md"""
 
 # %% ../nbs/05a_spectra.ipynb #sp000004
 from __future__ import annotations
-import copy
 from dataclasses import dataclass, asdict
 import numpy as np
 import torch
 from torch import nn
+
+from .backbones import preset_config
 
 # %% auto #0
 __all__ = ['SPENDER_PRESETS', 'SPECTRAL_LINES', 'SpenderConfig', 'spender_preset', 'spectrum_grid', 'fit_grid',
@@ -64,10 +65,7 @@ SPENDER_PRESETS = dict(
 
 def spender_preset(name:str, **overrides) -> SpenderConfig:
     "The named preset with `overrides` of its fields; unknown names and keys are errors."
-    if name not in SPENDER_PRESETS: raise KeyError(f"unknown spectrum autoencoder preset {name!r}; known: {', '.join(SPENDER_PRESETS)}")
-    if unknown := sorted(set(overrides) - set(SpenderConfig.__dataclass_fields__)):
-        raise KeyError(f"unknown SpenderConfig key(s) {unknown}; known: {sorted(SpenderConfig.__dataclass_fields__)}")
-    return SpenderConfig(**{**copy.deepcopy(SPENDER_PRESETS[name]), **overrides})
+    return preset_config(SpenderConfig, SPENDER_PRESETS, name, 'spectrum autoencoder', **overrides)
 
 # %% ../nbs/05a_spectra.ipynb #sp000010
 def spectrum_grid(wavelength) -> tuple:
