@@ -210,8 +210,10 @@ def _run_parsers(sub):
     em.add_argument('--bs', type=int, default=256)
     em.add_argument('--device', default=None)
     em.add_argument('--force', action='store_true', help='replace an existing --out (only once the new file is complete)')
+    em.add_argument('--modality', default=None, choices=['image', 'spectrum'], help="what to embed (default: what the run's encoder reads; "
+                    "AstroCLIP runs: images)")
     em.set_defaults(func=lambda a: embed(Run(a.run), a.out, data=a.data or (embedded_survey(a.n, a.survey_seed, progress=True) if a.n else None),
-                                         split=a.split, bs=a.bs, precision=a.precision, rt=Runtime(a.device), force=a.force))
+                                         split=a.split, bs=a.bs, precision=a.precision, rt=Runtime(a.device), force=a.force, modality=a.modality))
     _represent_parsers(sub)
 
 def _print_probe(r):

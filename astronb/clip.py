@@ -20,7 +20,7 @@ from .spectra import SpectrumEncoder, SpenderConfig, mlp
 # %% auto #0
 __all__ = ['CLIP_AUGMENTATIONS', 'CLIP_PRESETS', 'CLIPConfig', 'clip_preset', 'gather_with_grad', 'clip_loss', 'CLIP',
            'clip_augmentations', 'clip_dls', 'clip_learner', 'clip_schedule', 'retrieval_ranks', 'clip_scores',
-           'clip_image_encoder', 'CLIPImageEncoder']
+           'CLIPEncoder', 'clip_image_encoder', 'clip_spectrum_encoder']
 
 # %% ../nbs/06_clip.ipynb #cl000007
 CLIP_AUGMENTATIONS = ('rotation', 'flip', 'blur')     # before the centre crop to the image encoder's size (reproduction, section 3.4)
@@ -191,15 +191,19 @@ def clip_scores(model:CLIP, dl, seed:int=0) -> dict:
         out[f'{name}_top1'], out[f'{name}_top5'] = (r < 1).float().mean().item(), (r < 5).float().mean().item()
     return {**out, 'chance_top1': 1 / n, 'chance_top5': min(5 / n, 1.)}
 
-def clip_image_encoder(model:CLIP) -> nn.Module:
-    "The image half of a trained model as an encoder: `forward_features(x)` gives unit embeddings in the shared space (`num_features` = dim)."
-    return CLIPImageEncoder(copy.deepcopy(model.image_encoder), copy.deepcopy(model.image_head)).eval()
-
-class CLIPImageEncoder(nn.Module):
-    "An image backbone and its CLIP head: embeddings of images in the shared space; `cfg` is the backbone's (crop size, bands)."
+class CLIPEncoder(nn.Module):
+    "A backbone and its CLIP head: unit embeddings in the shared space (`num_features` = dim); `cfg` is the backbone's (crop and bands, or spectrum grid)."
     def __init__(self, backbone:nn.Module, head:nn.Module):
         super().__init__()
         self.backbone, self.head, self.cfg = backbone, head, backbone.cfg
         self.num_features = head[-1].out_features
     def forward_features(self, x): return F.normalize(self.head(self.backbone.forward_features(x).float()), dim=1)
     def forward(self, x): return self.forward_features(x)
+
+def clip_image_encoder(model:CLIP) -> CLIPEncoder:
+    "The image half of a trained model as a standalone encoder into the shared space."
+    return CLIPEncoder(copy.deepcopy(model.image_encoder), copy.deepcopy(model.image_head)).eval()
+
+def clip_spectrum_encoder(model:CLIP) -> CLIPEncoder:
+    "The spectrum half of a trained model as a standalone encoder into the shared space."
+    return CLIPEncoder(copy.deepcopy(model.spectrum_encoder), copy.deepcopy(model.spectrum_head)).eval()

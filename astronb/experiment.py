@@ -25,20 +25,22 @@ from .heads import ARCHITECTURES, TABLE_IV, redshift_net
 from .learner import Autocast, Compile, EMA, NaNGuard, auto_precision
 from .mae import MAE, MAEConfig, MAE_PRESETS, extract_encoder, mae_learner, mae_preset, mae_schedule, plot_reconstructions, reconstruction_baselines
 from .moco import MoCo, MoCoConfig, MOCO_PRESETS, contrastive_scores, moco_dls, moco_encoder, moco_learner, moco_preset, moco_schedule
-from .spectra import (SPENDER_PRESETS, SpectrumAutoencoder, SpectrumEncoder, SpenderConfig, fit_grid, spectrum_baselines, spectrum_encoder,
-                             spender_dls, spender_learner, spender_preset, spender_schedule)
-from .clip import CLIP, CLIPConfig, CLIP_PRESETS, clip_dls, clip_image_encoder, clip_learner, clip_preset, clip_schedule, clip_scores
+from .spectra import (SPENDER_PRESETS, SpectrumAutoencoder, SpectrumEncoder, SpenderConfig, fit_grid, reads_spectra, spectrum_baselines,
+                             spectrum_encoder, spender_dls, spender_learner, spender_preset, spender_schedule)
+from .clip import (CLIP, CLIPConfig, CLIP_PRESETS, clip_dls, clip_image_encoder, clip_learner, clip_preset, clip_schedule, clip_scores,
+                          clip_spectrum_encoder)
 from .metrics import photoz_metrics, photoz_report, plot_redshift_density, vote_metrics, vote_report
 from .schedulers import EncoderRate, LayerDecay, sched_cyclic, sched_multistep, sched_warmup_cosine
 from .survey import SurveyConfig, default_survey_path, make_survey
 
 # %% auto #0
 __all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'NAN_POLICIES', 'RUN_FORMAT', 'SCHEDULES', 'FINETUNE_AUGMENTS', 'FINETUNE_TARGETS',
-           'FINETUNE_PRESETS', 'NEW_FIELDS', 'TARGET_KINDS', 'PretrainMethod', 'register_method', 'fit_bands',
-           'fit_clip', 'init_clip', 'embedded_survey', 'PretrainConfig', 'FinetuneConfig', 'finetune_preset',
-           'run_config', 'upgrade_config', 'Run', 'build_model', 'check_device', 'Runtime', 'training_callbacks',
-           'pretrain', 'target_kind', 'usable_labels', 'label_pool', 'draw_labels', 'RedshiftData', 'redshift_data',
-           'finetune', 'predict', 'evaluate', 'plot_runs', 'experiment', 'quickstart', 'table4']
+           'FINETUNE_PRESETS', 'NEW_FIELDS', 'MODALITIES', 'TARGET_KINDS', 'PretrainMethod', 'register_method',
+           'fit_bands', 'fit_clip', 'init_clip', 'embedded_survey', 'PretrainConfig', 'FinetuneConfig',
+           'finetune_preset', 'run_config', 'upgrade_config', 'encoder_modality', 'Run', 'build_model', 'check_device',
+           'Runtime', 'training_callbacks', 'pretrain', 'target_kind', 'usable_labels', 'label_pool', 'draw_labels',
+           'RedshiftData', 'redshift_data', 'finetune', 'predict', 'evaluate', 'plot_runs', 'experiment', 'quickstart',
+           'table4']
 
 # %% ../nbs/11_experiment.ipynb #36b18a9f
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class PretrainMethod:
     evaluate: Callable        # (model, validation loader, seed) -> dict of numbers
     fit_data: Callable        # (config, GalaxyData) -> the config fitted to the data (a spectrum grid), or a clear error if they do not fit (bands)
     init: Callable = None     # (model, config) -> None: weights a new model starts from (AstroCLIP: its frozen backbones')
+    spectrum_encoder: Callable = None   # (model) -> the encoder of its second modality, spectra (AstroCLIP; `encoder` gives the images')
 
 PRETRAIN_METHODS = {}
 
@@ -112,7 +115,7 @@ register_method('spender', PretrainMethod(
 register_method('clip', PretrainMethod(
     preset=clip_preset, presets=CLIP_PRESETS, config=lambda d: CLIPConfig(**d), model=CLIP,
     learner=lambda dls, cfg, cbs: clip_learner(dls, cfg, cbs=cbs), schedule=clip_schedule, loaders=clip_dls,
-    encoder=clip_image_encoder, evaluate=clip_scores, fit_data=fit_clip, init=init_clip))
+    encoder=clip_image_encoder, evaluate=clip_scores, fit_data=fit_clip, init=init_clip, spectrum_encoder=clip_spectrum_encoder))
 
 # %% ../nbs/11_experiment.ipynb #4015604f
 PRECISIONS = ('fp32', 'bf16', 'fp16', 'auto')    # 'auto': bf16 where the device runs it natively, else fp32 (`auto_precision`)
@@ -299,6 +302,12 @@ def _config_of(config:dict):
     return cls(**{f.name: config[f.name] for f in fields(cls) if f.name in config})
 
 # %% ../nbs/11_experiment.ipynb #f3b30867
+MODALITIES = ('image', 'spectrum')
+
+def encoder_modality(encoder) -> str:
+    "What `encoder` reads: 'spectrum' or 'image'."
+    return 'spectrum' if reads_spectra(encoder) else 'image'
+
 class Run:
     "A run folder, read once: config (`cfg`, typed; `config`, as stored), newest complete checkpoint, normalisation, history, model, predictions."
     def __init__(self, path):
@@ -333,9 +342,17 @@ class Run:
             self._model = m.eval()
         return self._model
 
-    def encoder(self):
-        "The run's image encoder (`forward_features(x) -> (B, D)`): the pretrained method's, or a fine-tuned network's."
-        if self.kind == 'pretrain': return self.cfg.pretrain_method.encoder(self.model()).eval()
+    def encoder(self, modality:str=None):
+        """The run's encoder (`forward_features(x) -> (B, D)`): the pretrained method's (AstroCLIP's of `modality`, 'image' by default, or
+        'spectrum'), or a fine-tuned network's."""
+        if modality not in (None, *MODALITIES): raise ValueError(f"modality={modality!r}: one of {MODALITIES}")
+        if self.kind == 'pretrain':
+            method = self.cfg.pretrain_method
+            if modality == 'spectrum' and method.spectrum_encoder is not None: return method.spectrum_encoder(self.model()).eval()
+            enc = method.encoder(self.model()).eval()
+            if modality not in (None, encoder_modality(enc)): raise ValueError(f"{self.path}: {self.name} has no {modality} encoder")
+            return enc
+        if modality == 'spectrum': raise ValueError(f"{self.path}: {self.cfg.arch} has no spectrum encoder")
         if self.model().encoder is None: raise ValueError(f"{self.path}: {self.cfg.arch} has no ViT encoder")
         return self.model().encoder
 

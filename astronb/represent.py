@@ -17,12 +17,12 @@ from .augment import CenterCrop, band_mad, rotate, shifted_crop
 from .backbones import encoder_spec
 from .bands import lupton_rgb
 from .data import GalaxyData, astromae_split, pretrain_dls, read_survey, spectrum_dls
-from .experiment import (FINETUNE_PRESETS, FinetuneConfig, Run, Runtime, draw_labels, finetune, finetune_preset, label_pool,
-                                target_kind, usable_labels)
+from .experiment import (FINETUNE_PRESETS, FinetuneConfig, Run, Runtime, draw_labels, encoder_modality, finetune, finetune_preset,
+                                label_pool, target_kind, usable_labels)
 from .files import check_output, file_identity
 from .learner import auto_precision
 from .metrics import classification_report, photoz_report, property_report, vote_report
-from .spectra import SpectrumEncoder, fit_grid
+from .spectra import fit_grid, reads_spectra
 
 # %% auto #0
 __all__ = ['SPLITS', 'PROBES', 'AUGMENTATION_SWEEPS', 'LABEL_EFFICIENCY_METHODS', 'LABEL_EFFICIENCY_METRICS', 'split_rows',
@@ -62,7 +62,7 @@ def _resume_point(tmp:Path, identity:dict, shape:tuple) -> int:
 
 def _reader(enc, survey:GalaxyData, stats:dict, bs:int, device):
     "After checking that encoder `enc` can read `survey`: a function of rows giving a loader of them as the encoder read its training data (spectra on its grid; images normalised and centre-cropped)."
-    if isinstance(enc, SpectrumEncoder):
+    if reads_spectra(enc):
         fit_grid(enc.cfg, survey)
         return lambda rows: spectrum_dls(survey, dict(todo=rows), train='todo', valid='todo', bs=bs, device=device).valid
     if survey.images.shape[1] != enc.cfg.in_chans: raise ValueError(f"{survey.source}: {survey.images.shape[1]} bands, the encoder reads {enc.cfg.in_chans}")
@@ -70,20 +70,23 @@ def _reader(enc, survey:GalaxyData, stats:dict, bs:int, device):
                                      stats=stats, device=device).valid
 
 @torch.no_grad()
-def embed(run:Run, out, data=None, split:str='all', bs:int=256, precision:str='auto', rt:Runtime=Runtime(), force:bool=False) -> Path:
-    "The encoder features of the galaxies of `split` of survey `data` (default: the run's) into HDF5 file `out`: `embeddings` (N, D), `row` (N,)."
+def embed(run:Run, out, data=None, split:str='all', bs:int=256, precision:str='auto', rt:Runtime=Runtime(), force:bool=False,
+          modality:str=None) -> Path:
+    """The encoder features of the galaxies of `split` of survey `data` (default: the run's) into HDF5 file `out`: `embeddings` (N, D), `row` (N,);
+    AstroCLIP runs embed images (default) or spectra (`modality='spectrum'`) into their shared space."""
     import h5py
     from fastprogress.fastprogress import progress_bar
     out, path = Path(out), str(Path(data).expanduser().resolve()) if data else run.cfg.data
     check_output(out, survey=path, **run.files())
     if out.exists() and not force: raise FileExistsError(f"{out} exists; use --force to overwrite it")
     if precision not in ('auto', 'fp32', 'bf16'): raise ValueError(f"precision={precision!r}: one of 'auto', 'fp32', 'bf16'")
-    enc, survey, device = run.encoder(), read_survey(path), rt.torch_device()
+    enc, survey, device = run.encoder(modality), read_survey(path), rt.torch_device()
     reader = _reader(enc, survey, run.stats, bs, device)
     precision = auto_precision(device) if precision == 'auto' else precision
     rows = split_rows(len(survey), split, run.cfg.seed)
     identity = dict(run=run.name, checkpoint=str(run.checkpoint), run_sha256=run.meta['sha256'], survey=str(path),
-                    survey_identity=file_identity(path), survey_rows=len(survey), split=split, split_seed=run.cfg.seed, precision=precision)
+                    survey_identity=file_identity(path), survey_rows=len(survey), split=split, split_seed=run.cfg.seed, precision=precision,
+                    modality=encoder_modality(enc))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = _incomplete(out)
     done = _resume_point(tmp, identity, (len(rows), enc.num_features))
@@ -141,17 +144,18 @@ def read_embeddings(path, data:GalaxyData=None) -> Embeddings:
         raise ValueError(f"{path}: made from another survey ({attrs['survey_identity']}) than {data.source} ({file_identity(data.source)})")
     return Embeddings(features, rows, attrs, path, data)
 
-# %% ../nbs/12_represent.ipynb #a319a064
-def run_embeddings(source, rt:Runtime=Runtime()) -> Embeddings:
-    "The embeddings of `source`: an embedding file, or a run folder (its survey embedded once into RUN/embeddings.h5, again if its weights changed)."
+# %% ../nbs/12_represent.ipynb #r0000040
+def run_embeddings(source, rt:Runtime=Runtime(), modality:str=None) -> Embeddings:
+    """The embeddings of `source`: an embedding file, or a run folder (its survey embedded once into RUN/embeddings.h5, or
+    RUN/embeddings-MODALITY.h5 for another `modality` than its encoder's default, again if its weights changed)."""
     source = Path(source)
     if not source.is_dir(): return read_embeddings(source)
-    run, path = Run(source), source/'embeddings.h5'
+    run, path = Run(source), source/('embeddings.h5' if modality is None else f'embeddings-{modality}.h5')
     if path.exists():
         emb = read_embeddings(path)
         if emb.attrs['run_sha256'] == run.meta['sha256'] and emb.attrs['split'] == 'all': return emb
         print(f"{path}: made by another checkpoint of the run: embedding again")
-    embed(run, path, rt=rt, force=True)
+    embed(run, path, rt=rt, force=True, modality=modality)
     return read_embeddings(path)
 
 def embeddings_run(emb:Embeddings) -> Run:

@@ -15,8 +15,8 @@ from .backbones import preset_config
 
 # %% auto #0
 __all__ = ['SPENDER_PRESETS', 'SPECTRAL_LINES', 'SpenderConfig', 'spender_preset', 'spectrum_grid', 'fit_grid',
-           'normalise_spectra', 'weighted_mse', 'mlp', 'SpectrumEncoder', 'SpectrumAutoencoder', 'spectrum_encoder',
-           'spender_learner', 'spender_schedule', 'spender_dls', 'spectrum_baselines', 'mark_lines',
+           'normalise_spectra', 'weighted_mse', 'mlp', 'SpectrumEncoder', 'SpectrumAutoencoder', 'reads_spectra',
+           'spectrum_encoder', 'spender_learner', 'spender_schedule', 'spender_dls', 'spectrum_baselines', 'mark_lines',
            'plot_reconstructions']
 
 # %% ../nbs/05a_spectra.ipynb #sp000007
@@ -149,6 +149,10 @@ class SpectrumAutoencoder(nn.Module):
         recon = self.decoder(self.encode(x))
         z, w = normalise_spectra(x)
         return weighted_mse(recon, z, w), recon
+
+def reads_spectra(encoder:nn.Module) -> bool:
+    "Whether `encoder` (a `SpectrumEncoder`, or anything built on one and carrying its config) reads spectra rather than images."
+    return isinstance(getattr(encoder, 'cfg', None), SpenderConfig)
 
 def spectrum_encoder(model:SpectrumAutoencoder) -> SpectrumEncoder:
     "A standalone copy of the trained encoder (convolutions and attention), for embeddings and AstroCLIP."
