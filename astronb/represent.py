@@ -27,7 +27,7 @@ from .spectra import fit_grid, reads_spectra
 # %% auto #0
 __all__ = ['SPLITS', 'PROBES', 'AUGMENTATION_SWEEPS', 'LABEL_EFFICIENCY_METHODS', 'LABEL_EFFICIENCY_METRICS', 'split_rows',
            'embed', 'Embeddings', 'read_embeddings', 'run_embeddings', 'embeddings_run', 'target_values', 'probe_split',
-           'knn_predict', 'linear_predict', 'score', 'ProbeResult', 'probe', 'SimilarityIndex', 'similar',
+           'knn_predict', 'linear_predict', 'score', 'ProbeResult', 'probe', 'SimilarityIndex', 'similar', 'thumbnail',
            'plot_similar', 'umap_map', 'run_images', 'pixel_features', 'plot_map', 'plot_mosaic', 'augmentation_sweep',
            'stationarity', 'plot_stationarity', 'map_figures', 'label_networks', 'label_efficiency',
            'plot_label_efficiency']
@@ -269,7 +269,8 @@ def similar(emb:Embeddings, query_rows, k:int=8, index:SimilarityIndex=None):
     sims, idx = index.search(emb.features[[where[r] for r in query_rows]], k + 1)
     return emb.rows[idx], sims
 
-def _thumb(ax, img, bands:str, title:str=''):
+def thumbnail(ax, img, bands:str, title:str=''):
+    "Draw image `img` (C, H, W) in Lupton RGB on `ax`, without ticks, titled."
     ax.imshow(lupton_rgb(img, bands), origin='lower'); ax.set_xticks([]); ax.set_yticks([])
     if title: ax.set_title(title, fontsize=7)
 
@@ -281,7 +282,7 @@ def plot_similar(data:GalaxyData, rows, sims, columns=('z',)):
     for i, j in np.ndindex(rows.shape):
         r = int(rows[i, j])
         info = ' '.join(f'{c}={float(data.column(c)[r]):.3g}' for c in columns)
-        _thumb(axs[i, j], data.image(r), data.bands, ('query ' if j == 0 else f'{sims[i, j]:.3f} ') + info)
+        thumbnail(axs[i, j], data.image(r), data.bands, ('query ' if j == 0 else f'{sims[i, j]:.3f} ') + info)
     fig.tight_layout()
     return fig
 
