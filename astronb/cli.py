@@ -17,6 +17,7 @@ from .experiment import (FINETUNE_AUGMENTS, FINETUNE_PRESETS, FINETUNE_TARGETS, 
                                 evaluate, finetune, pretrain, quickstart, table4)
 from .represent import (LABEL_EFFICIENCY_METRICS, PROBES, SPLITS, embed, label_efficiency, map_figures, plot_label_efficiency, plot_similar, probe,
                                run_embeddings, similar)
+from .crossmodal import ZERO_SHOT_TARGETS, paired_embeddings, plot_retrieval, retrieval_accuracy, retrieve, zero_shot
 from .sdss import TIMEOUT, download_mgs
 from .survey import SIMULATOR_VERSION, SurveyConfig, default_survey_path, make_survey, save_previews
 
@@ -215,6 +216,7 @@ def _run_parsers(sub):
     em.set_defaults(func=lambda a: embed(Run(a.run), a.out, data=a.data or (embedded_survey(a.n, a.survey_seed, progress=True) if a.n else None),
                                          split=a.split, bs=a.bs, precision=a.precision, rt=Runtime(a.device), force=a.force, modality=a.modality))
     _represent_parsers(sub)
+    _crossmodal_parsers(sub)
 
 def _print_probe(r):
     print(f"{r.method} probe of {r.target}: {r.n_train} training galaxies, {len(r.true)} test galaxies")
@@ -268,6 +270,37 @@ def _represent_parsers(sub):
     le.add_argument('--augment', default=None, choices=list(FINETUNE_AUGMENTS), help="fine-tuning augmentations (default: the recipe's)")
     le.add_argument('--device', default=None)
     le.set_defaults(func=_label_efficiency)
+
+def _retrieve(a):
+    emb = dict(zip(('image', 'spectrum'), paired_embeddings(a.run)))
+    rows, sims = retrieve(emb[a.query_modality], emb[a.target_modality], a.query, a.k)
+    for q, rs, ss in zip(a.query, rows, sims): print(f"{q} ({a.query_modality} -> {a.target_modality}): " + '  '.join(f'{r} ({s:.3f})' for r, s in zip(rs, ss)))
+    if a.plot: plot_retrieval(emb['image'].data, a.query, rows, sims, a.query_modality, a.target_modality).savefig(a.plot, dpi=100); print(a.plot)
+
+def _zero_shot(a):
+    image, spectrum = paired_embeddings(a.run)
+    for q, t, e, f in (('image', 'spectrum', image, spectrum), ('spectrum', 'image', spectrum, image)):
+        acc = retrieval_accuracy(e, f)
+        print(f"{q} -> {t} retrieval of the test galaxies' own pair: " + ', '.join(f"{k} {acc[k]:.3f} (chance {acc['chance_' + k]:.3f})" for k in ('top1', 'top5', 'top10')))
+    print(f"zero-shot k-NN (k={a.k}) on the test galaxies:")
+    for r in zero_shot(image, spectrum, a.targets, a.k):
+        print(f"  {r['target']:13s} {r['embedding']:9s} " + '  '.join(f'{m} {r[m]:.4f}' for m in ('r2', 'sigma_mad', 'eta', 'nmad') if m in r))
+
+def _crossmodal_parsers(sub):
+    run = dict(type=Path, help='an AstroCLIP run (astronb pretrain --method clip): its survey embedded once per modality into the run folder')
+    re_ = sub.add_parser('retrieve', help='AstroCLIP: the galaxies whose image or spectrum is most similar to the image or spectrum of query rows')
+    re_.add_argument('run', **run)
+    re_.add_argument('--query', type=int, nargs='+', required=True, help='survey rows')
+    re_.add_argument('--from', dest='query_modality', default='image', choices=['image', 'spectrum'])
+    re_.add_argument('--to', dest='target_modality', default='spectrum', choices=['image', 'spectrum'])
+    re_.add_argument('--k', type=int, default=5)
+    re_.add_argument('--plot', type=Path, default=None, help='write the grid of queries and matches here (PNG)')
+    re_.set_defaults(func=_retrieve)
+    zs = sub.add_parser('zero-shot', help='AstroCLIP: pair retrieval accuracy, and k-NN redshift and stellar mass from image, spectrum and joint embeddings')
+    zs.add_argument('run', **run)
+    zs.add_argument('--targets', nargs='+', default=list(ZERO_SHOT_TARGETS), help='catalogue columns')
+    zs.add_argument('--k', type=int, default=16)
+    zs.set_defaults(func=_zero_shot)
 
 def parser() -> argparse.ArgumentParser:
     "The `astronb` argument parser."

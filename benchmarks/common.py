@@ -27,3 +27,29 @@ def interleaved_images_per_s(steps:dict, bs, rounds, warmup=2):
         for k, step in steps.items():
             t = time.perf_counter(); step(); times[k].append(time.perf_counter() - t)
     return {k: bs / statistics.median(v) for k, v in times.items()}
+
+
+def machine_rates(threads:int) -> tuple:
+    """Set `threads` torch threads and the seed, then measure the fp32 and bf16 matrix-product rates (GFLOP/s, in a dict that the
+    benchmark's results extend) and whether bf16 is native here (a bf16 product at least a quarter as fast as fp32)."""
+    torch.set_num_threads(threads); torch.manual_seed(0)
+    res = dict(matmul_fp32_gflops=matmul_rate(torch.float32)/1e9, matmul_bf16_gflops=matmul_rate(torch.bfloat16)/1e9)
+    return res, res['matmul_bf16_gflops'] > res['matmul_fp32_gflops'] / 4
+
+
+def fastai_vs_bare_epoch(learn, model, opt, sched, rounds:int) -> dict:
+    """Items/s of one fastai epoch of `learn` (learning-rate schedule `sched`) and of a bare PyTorch loop of `model` and `opt` over the same
+    loaders (the schedule set per batch; the model returns its loss first; then the validation pass), taking turns; median epoch."""
+    from fastai.callback.schedule import ParamScheduler
+    dls = learn.dls
+    def fastai_epoch(): learn.fit(1, cbs=ParamScheduler({'lr': sched}))
+    def bare_epoch():
+        model.train()
+        for i, (*xs, _) in enumerate(dls.train):
+            for g in opt.param_groups: g['lr'] = sched(i / len(dls.train))
+            loss = model(*xs)[0]; opt.zero_grad(); loss.backward(); opt.step()
+        model.eval()
+        with torch.no_grad():
+            for *xs, _ in dls.valid: model(*xs)
+    with learn.no_bar(), learn.no_logging():
+        return interleaved_images_per_s(dict(fastai=fastai_epoch, bare=bare_epoch), len(dls.train) * dls.train.bs, rounds, warmup=1)

@@ -25,7 +25,7 @@ import argparse, copy, json, tempfile
 from pathlib import Path
 
 import torch
-from common import interleaved_images_per_s, matmul_rate
+from common import fastai_vs_bare_epoch, interleaved_images_per_s, machine_rates
 
 from astronb.backbones import build_encoder
 from astronb.moco import MoCo, moco_preset
@@ -77,7 +77,6 @@ def step_fn(model, cfg, x1, x2, bf16):
 
 def fastai_vs_bare(batches, rounds=3, bs=128):
     "Images/s of one fastai epoch of `cpu_resnet18` and of a bare loop over the same loaders (Hayat's augmentations), taking turns; median epoch."
-    from fastai.callback.schedule import ParamScheduler
     from astronb.data import astromae_split, read_survey
     from astronb.moco import moco_dls, moco_learner, moco_schedule
     from astronb.survey import SurveyConfig, make_survey
@@ -88,18 +87,7 @@ def fastai_vs_bare(batches, rounds=3, bs=128):
         learn = moco_learner(dls, cfg)
         model = MoCo(cfg)
         opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=cfg.sgd_momentum, weight_decay=cfg.weight_decay)
-        sched = moco_schedule(cfg, 1, bs)
-        def fastai_epoch(): learn.fit(1, cbs=ParamScheduler({'lr': sched}))
-        def bare_epoch():
-            model.train()
-            for i, (x1, x2, _) in enumerate(dls.train):
-                for g in opt.param_groups: g['lr'] = sched(i / len(dls.train))
-                loss = model(x1, x2)[0]; opt.zero_grad(); loss.backward(); opt.step()
-            model.eval()
-            with torch.no_grad():
-                for x1, x2, _ in dls.valid: model(x1, x2)
-        with learn.no_bar(), learn.no_logging():
-            ips = interleaved_images_per_s(dict(fastai=fastai_epoch, bare=bare_epoch), len(dls.train) * bs, rounds, warmup=1)
+        ips = fastai_vs_bare_epoch(learn, model, opt, moco_schedule(cfg, 1, bs), rounds)
     return dict(fastai_epoch_images_per_s=ips['fastai'], bare_loop_images_per_s=ips['bare'], fastai_over_bare=ips['fastai']/ips['bare'])
 
 
@@ -125,9 +113,7 @@ def main():
     ap.add_argument('--threads', type=int, default=2, help='torch threads (2: the machine this was written for)')
     ap.add_argument('--json', type=Path)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads); torch.manual_seed(0)
-    res = dict(matmul_fp32_gflops=matmul_rate(torch.float32)/1e9, matmul_bf16_gflops=matmul_rate(torch.bfloat16)/1e9)
-    native_bf16 = res['matmul_bf16_gflops'] > res['matmul_fp32_gflops'] / 4
+    res, native_bf16 = machine_rates(args.threads)
     show = lambda k: print(f'{k:55s} {res[k]:10.3f}', flush=True)
     for k in res: show(k)
     for preset in args.presets:
