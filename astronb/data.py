@@ -466,6 +466,7 @@ def image_spectrum_dls(data:GalaxyData, split:dict, **spec):
     return dls
 
 def _check_split_spectra(data:GalaxyData, split:dict, spec:LoaderSpec):
+    "Clear errors before any training: no spectra in the file, too few galaxies for the split, or spectra without a usable pixel (named by row)."
     if data.spectra is None: raise ValueError(f"{data.source}: no spectra in this file")
     check_split(split, (spec.train, spec.valid), data.source)
     data.subset(np.unique(np.r_[split[spec.train], split[spec.valid]])).check_spectra()     # empty spectra fail before training

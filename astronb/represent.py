@@ -7,6 +7,7 @@ Docs: https://astronb.github.io/astronb/represent.html.md"""
 # %% ../nbs/12_represent.ipynb #r0000004
 from __future__ import annotations
 import json, os, sys, warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,9 +29,9 @@ from .spectra import fit_grid, reads_spectra
 __all__ = ['SPLITS', 'PROBES', 'AUGMENTATION_SWEEPS', 'LABEL_EFFICIENCY_METHODS', 'LABEL_EFFICIENCY_METRICS', 'split_rows',
            'embed', 'Embeddings', 'read_embeddings', 'run_embeddings', 'embeddings_run', 'target_values', 'probe_split',
            'knn_predict', 'linear_predict', 'score', 'ProbeResult', 'probe', 'SimilarityIndex', 'similar', 'thumbnail',
-           'plot_similar', 'umap_map', 'run_images', 'pixel_features', 'plot_map', 'plot_mosaic', 'augmentation_sweep',
-           'stationarity', 'plot_stationarity', 'map_figures', 'label_networks', 'label_efficiency',
-           'plot_label_efficiency']
+           'plot_similar', 'torch_threads_kept', 'umap_map', 'run_images', 'pixel_features', 'plot_map', 'plot_mosaic',
+           'augmentation_sweep', 'stationarity', 'plot_stationarity', 'map_figures', 'label_networks',
+           'label_efficiency', 'plot_label_efficiency']
 
 # %% ../nbs/12_represent.ipynb #r0000007
 SPLITS = ('all', 'pretrain', 'pretrain_valid', 'train', 'valid', 'test')
@@ -287,10 +288,17 @@ def plot_similar(data:GalaxyData, rows, sims, columns=('z',)):
     return fig
 
 # %% ../nbs/12_represent.ipynb #r0000028
+@contextmanager
+def torch_threads_kept():
+    "Give torch back its number of threads afterwards: UMAP's numba code sets the process's OpenMP threads (1 became 2 here), torch's included."
+    n = torch.get_num_threads()
+    try: yield
+    finally: torch.set_num_threads(n)
+
 def umap_map(features, seed:int=0, n_neighbors:int=15, min_dist:float=0.1):
-    "A UMAP of `features` (N, D) to the plane, fitted (its `embedding_` is the map; `transform` places new points)."
+    "A UMAP of `features` (N, D) to the plane, fitted (its `embedding_` is the map; `transform`, under `torch_threads_kept`, places new points)."
     import umap
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), torch_threads_kept():
         warnings.filterwarnings('ignore', message='.*n_jobs value.*')   # a seed makes UMAP single-threaded, as reproducibility needs
         return umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed).fit(np.asarray(features, np.float32))
 
@@ -367,7 +375,8 @@ def stationarity(run:Run, data:GalaxyData, rows, pixel_map, feature_map, steps:i
     for kind in AUGMENTATION_SWEEPS:
         v = augmentation_sweep(x, kind, enc.cfg.img_size, steps, seed)
         flat = v.flatten(0, 1)
-        pos = dict(pixels=pixel_map.transform(flat.flatten(1).numpy()), features=feature_map.transform(enc.forward_features(flat).float().numpy()))
+        feats = enc.forward_features(flat).float().numpy()
+        with torch_threads_kept(): pos = dict(pixels=pixel_map.transform(flat.flatten(1).numpy()), features=feature_map.transform(feats))
         out[kind] = {k: p.reshape(len(rows), -1, 2) for k, p in pos.items()}
         moved[kind] = {k: float(np.median(np.linalg.norm(p - p[:, :1], axis=-1)[:, 1:])) / _map_scale(m.embedding_)
                        for (k, p), m in zip(out[kind].items(), (pixel_map, feature_map))}

@@ -84,7 +84,7 @@ def test_pretrain_refuses_to_overwrite_and_bad_settings(survey, tmp_path):
     for extra, msg in [(('--epochs', '1'), 'already holds checkpoints'),
                        (('--epochs', '2', '--resume'), "different config (differs in ['epochs']; epochs: 1 there, 2 here)"),
                        (('--set', 'mask_rate=0.5'), "unknown MAEConfig key(s) ['mask_rate']"),
-                       (('--set', 'encoder.in_chans=3'), 'survey.h5: 5 bands, but preset tiny_plain expects 3')]:
+                       (('--set', 'encoder.in_chans=3'), 'survey.h5: 5 bands (ugriz), but the encoder reads 3')]:
         p = astronb(*pretrain(survey, run, *extra)[3:])
         assert p.returncode == 2 and msg in p.stderr, (extra, p.stderr[-2000:])
     assert sorted((p.name, p.stat().st_mtime_ns) for p in run.iterdir()) == before
