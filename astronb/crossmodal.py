@@ -12,7 +12,7 @@ import torch
 from .clip import retrieval_ranks
 from .data import GalaxyData
 from .experiment import MODALITIES, Runtime
-from .represent import Embeddings, SimilarityIndex, _unit, probe, probe_split, run_embeddings, thumbnail, umap_map
+from .represent import Embeddings, SimilarityIndex, probe, probe_split, run_embeddings, thumbnail, umap_map, unit_vectors
 from .spectra import SPECTRAL_LINES, mark_lines, normalise_spectra
 
 # %% auto #0
@@ -32,7 +32,7 @@ def check_pair(a:Embeddings, b:Embeddings):
 def joint_embeddings(image:Embeddings, spectrum:Embeddings) -> Embeddings:
     "Both modalities side by side: features (N, 2·dim), the two unit embeddings of each galaxy concatenated."
     check_pair(image, spectrum)
-    return Embeddings(np.hstack([_unit(image.features), _unit(spectrum.features)]).astype(np.float32), image.rows,
+    return Embeddings(np.hstack([unit_vectors(image.features), unit_vectors(spectrum.features)]).astype(np.float32), image.rows,
                       {**image.attrs, 'modality': 'joint'}, image.path, image.data)
 
 # %% ../nbs/12a_crossmodal.ipynb #cm000012
@@ -40,7 +40,7 @@ def retrieval_accuracy(query:Embeddings, target:Embeddings, ks=(1, 5, 10)) -> di
     "How often each test galaxy's own counterpart in `target` is among the `k` nearest (cosine) of all test galaxies to its `query` embedding, and chance."
     check_pair(query, target)
     test = probe_split(query)['test']
-    ranks = retrieval_ranks(*(torch.from_numpy(_unit(e.features[test])) for e in (query, target))).numpy()
+    ranks = retrieval_ranks(*(torch.from_numpy(unit_vectors(e.features[test])) for e in (query, target))).numpy()
     return {**{f'top{k}': float((ranks < k).mean()) for k in ks}, **{f'chance_top{k}': min(k / len(test), 1.) for k in ks}}
 
 def retrieve(query:Embeddings, target:Embeddings, query_rows, k:int=5) -> tuple:
@@ -94,7 +94,7 @@ def plot_shared_map(image:Embeddings, spectrum:Embeddings, columns=ZERO_SHOT_TAR
     import matplotlib.pyplot as plt
     check_pair(image, spectrum)
     pick = np.sort(np.random.default_rng(seed).choice(len(image.rows), min(n_fit, len(image.rows)), replace=False))
-    xy = umap_map(np.vstack([_unit(image.features[pick]), _unit(spectrum.features[pick])]), seed=seed).embedding_
+    xy = umap_map(np.vstack([unit_vectors(image.features[pick]), unit_vectors(spectrum.features[pick])]), seed=seed).embedding_
     fig, axs = plt.subplots(1, len(columns), figsize=(4.2*len(columns), 3.6), squeeze=False)
     for ax, c in zip(axs[0], columns):
         v = np.asarray(image.data.column(c))[image.rows[pick]]

@@ -28,10 +28,10 @@ from .spectra import fit_grid, reads_spectra
 # %% auto #0
 __all__ = ['SPLITS', 'PROBES', 'AUGMENTATION_SWEEPS', 'LABEL_EFFICIENCY_METHODS', 'LABEL_EFFICIENCY_METRICS', 'split_rows',
            'embed', 'Embeddings', 'read_embeddings', 'run_embeddings', 'embeddings_run', 'target_values', 'probe_split',
-           'knn_predict', 'linear_predict', 'score', 'ProbeResult', 'probe', 'SimilarityIndex', 'similar', 'thumbnail',
-           'plot_similar', 'torch_threads_kept', 'umap_map', 'run_images', 'pixel_features', 'plot_map', 'plot_mosaic',
-           'augmentation_sweep', 'stationarity', 'plot_stationarity', 'map_figures', 'label_networks',
-           'label_efficiency', 'plot_label_efficiency']
+           'unit_vectors', 'knn_predict', 'linear_predict', 'score', 'ProbeResult', 'probe', 'SimilarityIndex',
+           'similar', 'thumbnail', 'plot_similar', 'torch_threads_kept', 'umap_map', 'run_images', 'pixel_features',
+           'plot_map', 'plot_mosaic', 'augmentation_sweep', 'stationarity', 'plot_stationarity', 'map_figures',
+           'label_networks', 'label_efficiency', 'plot_label_efficiency']
 
 # %% ../nbs/12_represent.ipynb #r0000007
 SPLITS = ('all', 'pretrain', 'pretrain_valid', 'train', 'valid', 'test')
@@ -184,15 +184,17 @@ def probe_split(emb:Embeddings) -> dict:
     return out
 
 # %% ../nbs/12_represent.ipynb #r0000019
-def _unit(x): return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+def unit_vectors(x) -> np.ndarray:
+    "The rows of `x` scaled to unit length (zero rows stay zero)."
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 def knn_predict(X, y, Xq, kind:str, k:int=16, n_classes:int=None) -> np.ndarray:
     "Distance-weighted k-NN on cosine similarity: predictions for queries `Xq` (class probabilities (Q, n_classes) for 'classes')."
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
     k = min(k, len(X))
-    if kind != 'classes': return KNeighborsRegressor(k, weights='distance').fit(_unit(X), y).predict(_unit(Xq))
-    m = KNeighborsClassifier(k, weights='distance').fit(_unit(X), y)
-    return _full_probs(m.predict_proba(_unit(Xq)), m.classes_, n_classes)
+    if kind != 'classes': return KNeighborsRegressor(k, weights='distance').fit(unit_vectors(X), y).predict(unit_vectors(Xq))
+    m = KNeighborsClassifier(k, weights='distance').fit(unit_vectors(X), y)
+    return _full_probs(m.predict_proba(unit_vectors(Xq)), m.classes_, n_classes)
 
 def _full_probs(p, classes, n_classes:int):
     "Probabilities over every class 0..n_classes-1 from those over the classes seen in training."
@@ -249,7 +251,7 @@ class SimilarityIndex:
     "Exact cosine top-k over feature vectors (N, D), with faiss."
     def __init__(self, features):
         import faiss
-        x = np.ascontiguousarray(_unit(np.asarray(features, np.float32)), dtype=np.float32)
+        x = np.ascontiguousarray(unit_vectors(np.asarray(features, np.float32)), dtype=np.float32)
         self.index = faiss.IndexFlatIP(x.shape[1])
         self.index.add(x)
 
@@ -257,7 +259,7 @@ class SimilarityIndex:
 
     def search(self, queries, k:int=8):
         "Cosine similarities (Q, k) and indices (Q, k) of the `k` vectors most similar to each query (Q, D)."
-        q = np.ascontiguousarray(_unit(np.atleast_2d(np.asarray(queries, np.float32))), dtype=np.float32)
+        q = np.ascontiguousarray(unit_vectors(np.atleast_2d(np.asarray(queries, np.float32))), dtype=np.float32)
         return self.index.search(q, min(k, len(self)))
 
 def similar(emb:Embeddings, query_rows, k:int=8, index:SimilarityIndex=None):
