@@ -13,7 +13,7 @@ import argparse, ast, warnings
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
 from pathlib import Path
 
-from .experiment import (FINETUNE_AUGMENTS, FINETUNE_PRESETS, FINETUNE_TARGETS, SCHEDULES, FinetuneConfig, PretrainConfig, Run, Runtime, PRETRAIN_METHODS, embedded_survey,
+from .experiment import (FINETUNE_AUGMENTS, FINETUNE_PRESETS, FINETUNE_TARGETS, MODALITIES, SCHEDULES, FinetuneConfig, PretrainConfig, Run, Runtime, PRETRAIN_METHODS, embedded_survey,
                                 evaluate, finetune, pretrain, quickstart, table4)
 from .represent import (LABEL_EFFICIENCY_METRICS, PROBES, SPLITS, embed, label_efficiency, map_figures, plot_label_efficiency, plot_similar, probe,
                                run_embeddings, similar)
@@ -211,7 +211,7 @@ def _run_parsers(sub):
     em.add_argument('--bs', type=int, default=256)
     em.add_argument('--device', default=None)
     em.add_argument('--force', action='store_true', help='replace an existing --out (only once the new file is complete)')
-    em.add_argument('--modality', default=None, choices=['image', 'spectrum'], help="what to embed (default: what the run's encoder reads; "
+    em.add_argument('--modality', default=None, choices=list(MODALITIES), help="what to embed (default: what the run's encoder reads; "
                     "AstroCLIP runs: images)")
     em.set_defaults(func=lambda a: embed(Run(a.run), a.out, data=a.data or (embedded_survey(a.n, a.survey_seed, progress=True) if a.n else None),
                                          split=a.split, bs=a.bs, precision=a.precision, rt=Runtime(a.device), force=a.force, modality=a.modality))
@@ -272,7 +272,7 @@ def _represent_parsers(sub):
     le.set_defaults(func=_label_efficiency)
 
 def _retrieve(a):
-    emb = dict(zip(('image', 'spectrum'), paired_embeddings(a.run)))
+    emb = dict(zip(MODALITIES, paired_embeddings(a.run)))
     rows, sims = retrieve(emb[a.query_modality], emb[a.target_modality], a.query, a.k)
     for q, rs, ss in zip(a.query, rows, sims): print(f"{q} ({a.query_modality} -> {a.target_modality}): " + '  '.join(f'{r} ({s:.3f})' for r, s in zip(rs, ss)))
     if a.plot: plot_retrieval(emb['image'].data, a.query, rows, sims, a.query_modality, a.target_modality).savefig(a.plot, dpi=100); print(a.plot)
@@ -291,8 +291,8 @@ def _crossmodal_parsers(sub):
     re_ = sub.add_parser('retrieve', help='AstroCLIP: the galaxies whose image or spectrum is most similar to the image or spectrum of query rows')
     re_.add_argument('run', **run)
     re_.add_argument('--query', type=int, nargs='+', required=True, help='survey rows')
-    re_.add_argument('--from', dest='query_modality', default='image', choices=['image', 'spectrum'])
-    re_.add_argument('--to', dest='target_modality', default='spectrum', choices=['image', 'spectrum'])
+    re_.add_argument('--from', dest='query_modality', default='image', choices=list(MODALITIES))
+    re_.add_argument('--to', dest='target_modality', default='spectrum', choices=list(MODALITIES))
     re_.add_argument('--k', type=int, default=5)
     re_.add_argument('--plot', type=Path, default=None, help='write the grid of queries and matches here (PNG)')
     re_.set_defaults(func=_retrieve)

@@ -15,6 +15,7 @@ from torch import nn
 
 from .augment import CenterCrop, Flip, PSFBlur, Rotate
 from .backbones import build_encoder, preset_config
+from .moco import rank_and_world
 from .spectra import SpectrumEncoder, SpenderConfig, mlp
 
 # %% auto #0
@@ -76,10 +77,6 @@ def clip_preset(name:str, **overrides) -> CLIPConfig:
     return preset_config(CLIPConfig, CLIP_PRESETS, name, 'CLIP', **overrides)
 
 # %% ../nbs/06_clip.ipynb #cl000010
-def _world() -> tuple:
-    "(rank, number of processes) of the distributed run, (0, 1) without one."
-    return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
-
 class _GatherWithGrad(torch.autograd.Function):
     @staticmethod
     def forward(ctx, t):
@@ -91,18 +88,18 @@ class _GatherWithGrad(torch.autograd.Function):
     def backward(ctx, g):
         g = g.contiguous()
         dist.all_reduce(g)                      # every process's loss reaches every row
-        rank, world = _world()
+        rank, world = rank_and_world()
         n = len(g) // world
         return g[rank*n:(rank + 1)*n]
 
 def gather_with_grad(t:torch.Tensor) -> torch.Tensor:
     "`t` (B, ...) of every process concatenated in rank order, passing gradients back to each process's own rows; `t` itself in one process."
-    return _GatherWithGrad.apply(t) if _world()[1] > 1 else t
+    return _GatherWithGrad.apply(t) if rank_and_world()[1] > 1 else t
 
 def clip_loss(z_image:torch.Tensor, z_spectrum:torch.Tensor, scale:torch.Tensor, gather:bool=True) -> torch.Tensor:
     """Symmetric InfoNCE of unit embeddings (B, D) of the images and the spectra of the same B galaxies, `scale` = 1/temperature:
     this process's rows against those of every process (`gather`; the batches must be the same size everywhere)."""
-    rank, world = _world() if gather else (0, 1)
+    rank, world = rank_and_world() if gather else (0, 1)
     all_im, all_sp = (gather_with_grad(z_image), gather_with_grad(z_spectrum)) if gather else (z_image, z_spectrum)
     target = rank * len(z_image) + torch.arange(len(z_image), device=z_image.device)
     return (F.cross_entropy(scale * z_image @ all_sp.T, target) + F.cross_entropy(scale * z_spectrum @ all_im.T, target)) / 2

@@ -25,7 +25,7 @@ from .heads import ARCHITECTURES, TABLE_IV, redshift_net
 from .learner import Autocast, Compile, EMA, NaNGuard, auto_precision
 from .mae import MAE, MAEConfig, MAE_PRESETS, extract_encoder, mae_learner, mae_preset, mae_schedule, plot_reconstructions, reconstruction_baselines
 from .moco import MoCo, MoCoConfig, MOCO_PRESETS, contrastive_scores, moco_dls, moco_encoder, moco_learner, moco_preset, moco_schedule
-from .spectra import (SPENDER_PRESETS, SpectrumAutoencoder, SpectrumEncoder, SpenderConfig, fit_grid, reads_spectra, spectrum_baselines,
+from .spectra import (SPENDER_PRESETS, SpectrumAutoencoder, SpenderConfig, fit_grid, reads_spectra, spectrum_baselines,
                              spectrum_encoder, spender_dls, spender_learner, spender_preset, spender_schedule)
 from .clip import (CLIP, CLIPConfig, CLIP_PRESETS, clip_dls, clip_image_encoder, clip_learner, clip_preset, clip_schedule, clip_scores,
                           clip_spectrum_encoder)
@@ -36,7 +36,7 @@ from .survey import SurveyConfig, default_survey_path, make_survey
 # %% auto #0
 __all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'NAN_POLICIES', 'RUN_FORMAT', 'SCHEDULES', 'FINETUNE_AUGMENTS', 'FINETUNE_TARGETS',
            'FINETUNE_PRESETS', 'NEW_FIELDS', 'MODALITIES', 'TARGET_KINDS', 'PretrainMethod', 'register_method',
-           'fit_bands', 'fit_clip', 'init_clip', 'embedded_survey', 'PretrainConfig', 'FinetuneConfig',
+           'check_bands', 'fit_bands', 'fit_clip', 'init_clip', 'embedded_survey', 'PretrainConfig', 'FinetuneConfig',
            'finetune_preset', 'run_config', 'upgrade_config', 'encoder_modality', 'Run', 'build_model', 'check_device',
            'Runtime', 'training_callbacks', 'pretrain', 'target_kind', 'usable_labels', 'label_pool', 'draw_labels',
            'RedshiftData', 'redshift_data', 'finetune', 'predict', 'evaluate', 'plot_runs', 'experiment', 'quickstart',
@@ -66,10 +66,13 @@ def register_method(name:str, method:PretrainMethod):
     "Make `method` available to `pretrain`, `Run` and `astronb pretrain --method NAME`."
     PRETRAIN_METHODS[name] = method
 
+def check_bands(data, in_chans:int, reader:str='the encoder'):
+    "A clear error unless the images of `data` have the `in_chans` bands that `reader` reads."
+    if data.images.shape[1] != in_chans: raise ValueError(f"{data.source}: {data.images.shape[1]} bands ({data.bands}), but {reader} reads {in_chans}")
+
 def fit_bands(cfg, data):
     "`cfg` (of a method whose `encoder` config has `in_chans`) unchanged if `data` has as many bands as its encoder reads, else a clear error."
-    if data.images.shape[1] != cfg.encoder.in_chans:
-        raise ValueError(f"{data.source}: {data.images.shape[1]} bands ({data.bands}), but the encoder reads {cfg.encoder.in_chans}")
+    check_bands(data, cfg.encoder.in_chans)
     return cfg
 
 register_method('mae', PretrainMethod(
@@ -90,15 +93,16 @@ def fit_clip(cfg:CLIPConfig, data) -> CLIPConfig:
     if not cfg.image_run or not cfg.spectrum_run:
         raise ValueError("CLIPConfig: give both backbones, --image-run RUN (an image pretraining run) and --spectrum-run RUN (a 'spender' run)")
     image, spectrum = Run(cfg.image_run), Run(cfg.spectrum_run)
-    if image.kind != 'pretrain' or isinstance(image.encoder(), SpectrumEncoder) or image.cfg.method == 'clip':
+    ienc = image.encoder() if image.kind == 'pretrain' and image.cfg.method != 'clip' else None
+    senc = spectrum.encoder() if spectrum.kind == 'pretrain' else None
+    if ienc is None or reads_spectra(ienc):
         raise ValueError(f"{image.path}: {image.name} is not an image pretraining run (MAE, MoCo), which --image-run needs")
-    if spectrum.kind != 'pretrain' or not isinstance(spectrum.encoder(), SpectrumEncoder):
+    if senc is None or not reads_spectra(senc):
         raise ValueError(f"{spectrum.path}: {spectrum.name} is not a spectrum autoencoder run (--method spender), which --spectrum-run needs")
-    ienc, senc = image.encoder(), fit_grid(spectrum.encoder().cfg, data)
-    if data.images.shape[1] != ienc.cfg.in_chans:
-        raise ValueError(f"{data.source}: {data.images.shape[1]} bands ({data.bands}), but the image encoder of {image.path} reads {ienc.cfg.in_chans}")
+    check_bands(data, ienc.cfg.in_chans, f'the image encoder of {image.path}')
     return replace(cfg, image_run=_abs(image.path), spectrum_run=_abs(spectrum.path), image_encoder=encoder_spec(ienc),
-                   spectrum_encoder=asdict(senc), image_stats=image.stats, backbones=dict(image=image.meta['sha256'], spectrum=spectrum.meta['sha256']))
+                   spectrum_encoder=asdict(fit_grid(senc.cfg, data)), image_stats=image.stats,
+                   backbones=dict(image=image.meta['sha256'], spectrum=spectrum.meta['sha256']))
 
 def init_clip(model:CLIP, cfg:CLIPConfig):
     "Load the weights of the backbones of `cfg`'s runs into `model`, checking they are the checkpoints `fit_clip` read."

@@ -18,9 +18,9 @@ from .augment import HAYAT_AUGMENTATIONS, HAYAT_BEST, hayat_augmentations
 from .backbones import ResNetConfig, build_encoder, copy_encoder, encoder_config, encoder_spec
 
 # %% auto #0
-__all__ = ['MOCO_PRESETS', 'MoCoConfig', 'moco_preset', 'projection_head', 'gather', 'SplitBatchNorm2d', 'split_batchnorm',
-           'MoCo', 'positive_top1', 'moco_encoder', 'moco_views', 'moco_dls', 'moco_learner', 'moco_schedule',
-           'contrastive_scores']
+__all__ = ['MOCO_PRESETS', 'MoCoConfig', 'moco_preset', 'projection_head', 'rank_and_world', 'gather', 'SplitBatchNorm2d',
+           'split_batchnorm', 'MoCo', 'positive_top1', 'moco_encoder', 'moco_views', 'moco_dls', 'moco_learner',
+           'moco_schedule', 'contrastive_scores']
 
 # %% ../nbs/05_moco.ipynb #7981fc9b
 @dataclass
@@ -86,7 +86,7 @@ def projection_head(n_in:int, hidden:int, n_out:int) -> nn.Sequential:
     "MoCo v2's projection: linear, ReLU, linear."
     return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, n_out))
 
-def _world() -> tuple:
+def rank_and_world() -> tuple:
     "(rank, number of processes) of the distributed run, (0, 1) without one."
     if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
     return 0, 1
@@ -94,7 +94,7 @@ def _world() -> tuple:
 @torch.no_grad()
 def gather(t:torch.Tensor) -> torch.Tensor:
     "`t` of every process concatenated in rank order (no gradient); `t` itself in a single process."
-    rank, world = _world()
+    rank, world = rank_and_world()
     if world == 1: return t
     parts = [torch.empty_like(t) for _ in range(world)]
     dist.all_gather(parts, t.contiguous())
@@ -142,7 +142,7 @@ class MoCo(nn.Module):
 
     def _splits(self) -> int:
         "Batch-norm sub-batches of this process's share of the batch."
-        world = _world()[1]
+        world = rank_and_world()[1]
         if not self.split_bn: return 1
         if self.cfg.bn_splits % world: raise ValueError(f"MoCoConfig.bn_splits={self.cfg.bn_splits} must be a multiple of the {world} processes")
         return self.cfg.bn_splits // world
@@ -157,7 +157,7 @@ class MoCo(nn.Module):
     def keys(self, x):
         "Unit-norm keys of views `x`, batch-norm statistics of each computed on other galaxies than its query's (shuffled across sub-batches and processes)."
         if not self.training: return self._project(self.key_encoder, self.key_projector, x, 1)
-        rank, world = _world()
+        rank, world = rank_and_world()
         xs = gather(x)
         perm = torch.randperm(len(xs), device=x.device)
         if world > 1: dist.broadcast(perm, 0)

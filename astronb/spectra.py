@@ -6,6 +6,7 @@ Docs: https://astronb.github.io/astronb/spectra.html.md"""
 
 # %% ../nbs/05a_spectra.ipynb #sp000004
 from __future__ import annotations
+import copy
 from dataclasses import dataclass, asdict
 import numpy as np
 import torch
@@ -156,9 +157,7 @@ def reads_spectra(encoder:nn.Module) -> bool:
 
 def spectrum_encoder(model:SpectrumAutoencoder) -> SpectrumEncoder:
     "A standalone copy of the trained encoder (convolutions and attention), for embeddings and AstroCLIP."
-    enc = SpectrumEncoder(model.cfg).to(next(model.parameters()).device)
-    enc.load_state_dict(model.encoder.state_dict())
-    return enc.eval()
+    return copy.deepcopy(model.encoder).eval()
 
 # %% ../nbs/05a_spectra.ipynb #sp000018
 def spender_learner(dls, cfg:SpenderConfig, cbs=None):
