@@ -19,8 +19,8 @@ from .moco import rank_and_world
 from .spectra import SpectrumEncoder, SpenderConfig, mlp
 
 # %% auto #0
-__all__ = ['CLIP_AUGMENTATIONS', 'CLIP_PRESETS', 'CLIPConfig', 'clip_preset', 'gather_with_grad', 'clip_loss', 'CLIP',
-           'clip_augmentations', 'clip_dls', 'clip_learner', 'clip_schedule', 'retrieval_ranks', 'clip_scores',
+__all__ = ['CLIP_AUGMENTATIONS', 'CLIP_PRESETS', 'CLIPConfig', 'clip_preset', 'gather_with_grad', 'clip_loss', 'shared_embedding',
+           'CLIP', 'clip_augmentations', 'clip_dls', 'clip_learner', 'clip_schedule', 'retrieval_ranks', 'clip_scores',
            'CLIPEncoder', 'clip_image_encoder', 'clip_spectrum_encoder']
 
 # %% ../nbs/06_clip.ipynb #cl000007
@@ -105,6 +105,11 @@ def clip_loss(z_image:torch.Tensor, z_spectrum:torch.Tensor, scale:torch.Tensor,
     return (F.cross_entropy(scale * z_image @ all_sp.T, target) + F.cross_entropy(scale * z_spectrum @ all_im.T, target)) / 2
 
 # %% ../nbs/06_clip.ipynb #cl000013
+def shared_embedding(backbone:nn.Module, head:nn.Module, x) -> torch.Tensor:
+    "Unit embeddings (B, dim) in the shared space: the frozen `backbone`'s features of `x`, computed without autograd, through `head`."
+    with torch.no_grad(): f = backbone.forward_features(x)
+    return F.normalize(head(f.float()).float(), dim=1)
+
 class CLIP(nn.Module):
     "AstroCLIP: frozen image and spectrum encoders, trainable heads to a shared unit sphere; `forward(images, spectra) -> (loss, z_image, z_spectrum)`."
     def __init__(self, cfg:CLIPConfig):
@@ -129,13 +134,11 @@ class CLIP(nn.Module):
 
     def embed_images(self, x) -> torch.Tensor:
         "Unit embeddings (B, dim) of images `x` (normalised and cropped as the image backbone was trained)."
-        with torch.no_grad(): f = self.image_encoder.forward_features(x)
-        return F.normalize(self.image_head(f.float()).float(), dim=1)
+        return shared_embedding(self.image_encoder, self.image_head, x)
 
     def embed_spectra(self, s) -> torch.Tensor:
         "Unit embeddings (B, dim) of spectra `s` (B, 2, L: flux, inverse variance)."
-        with torch.no_grad(): f = self.spectrum_encoder.forward_features(s)
-        return F.normalize(self.spectrum_head(f.float()).float(), dim=1)
+        return shared_embedding(self.spectrum_encoder, self.spectrum_head, s)
 
     def forward(self, x, s, *targets):
         zi, zs = self.embed_images(x), self.embed_spectra(s)
@@ -194,7 +197,7 @@ class CLIPEncoder(nn.Module):
         super().__init__()
         self.backbone, self.head, self.cfg = backbone, head, backbone.cfg
         self.num_features = head[-1].out_features
-    def forward_features(self, x): return F.normalize(self.head(self.backbone.forward_features(x).float()), dim=1)
+    def forward_features(self, x): return shared_embedding(self.backbone, self.head, x)
     def forward(self, x): return self.forward_features(x)
 
 def clip_image_encoder(model:CLIP) -> CLIPEncoder:
