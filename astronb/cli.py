@@ -17,7 +17,7 @@ from .experiment import (FINETUNE_AUGMENTS, FINETUNE_PRESETS, FINETUNE_TARGETS, 
                                 evaluate, finetune, pretrain, quickstart, table4)
 from .represent import (LABEL_EFFICIENCY_METRICS, PROBES, SPLITS, embed, label_efficiency, map_figures, plot_label_efficiency, plot_similar, probe,
                                run_embeddings, similar)
-from .crossmodal import ZERO_SHOT_TARGETS, paired_embeddings, plot_retrieval, retrieval_accuracy, retrieve, zero_shot
+from .crossmodal import BASELINES, ZERO_SHOT_TARGETS, paired_embeddings, plot_retrieval, retrieval_accuracy, retrieve, supervised_baselines, zero_shot
 from .sdss import TIMEOUT, download_mgs
 from .survey import SIMULATOR_VERSION, SurveyConfig, default_survey_path, make_survey, save_previews
 
@@ -282,9 +282,11 @@ def _zero_shot(a):
     for q, t, e, f in (('image', 'spectrum', image, spectrum), ('spectrum', 'image', spectrum, image)):
         acc = retrieval_accuracy(e, f)
         print(f"{q} -> {t} retrieval of the test galaxies' own pair: " + ', '.join(f"{k} {acc[k]:.3f} (chance {acc['chance_' + k]:.3f})" for k in ('top1', 'top5', 'top10')))
+    said = lambda r: print(f"  {r['target']:13s} {r['embedding']:9s} " + '  '.join(f'{m} {r[m]:.4f}' for m in ('r2', 'sigma_mad', 'eta', 'nmad') if m in r))
     print(f"zero-shot k-NN (k={a.k}) on the test galaxies:")
-    for r in zero_shot(image, spectrum, a.targets, a.k):
-        print(f"  {r['target']:13s} {r['embedding']:9s} " + '  '.join(f'{m} {r[m]:.4f}' for m in ('r2', 'sigma_mad', 'eta', 'nmad') if m in r))
+    for r in zero_shot(image, spectrum, a.targets, a.k): said(r)
+    if a.baselines: print(f"supervised baselines trained on the k-NN's training galaxies for {a.baseline_epochs} epochs:")
+    for r in supervised_baselines(image, a.targets, a.baselines, epochs=a.baseline_epochs) if a.baselines else (): said(r)
 
 def _crossmodal_parsers(sub):
     run = dict(type=Path, help='an AstroCLIP run (astronb pretrain --method clip): its survey embedded once per modality into the run folder')
@@ -300,6 +302,9 @@ def _crossmodal_parsers(sub):
     zs.add_argument('run', **run)
     zs.add_argument('--targets', nargs='+', default=list(ZERO_SHOT_TARGETS), help='catalogue columns')
     zs.add_argument('--k', type=int, default=16)
+    zs.add_argument('--baselines', nargs='+', default=[], choices=list(BASELINES),
+                    help='also train these supervised networks on the same galaxies and score them on the same test set')
+    zs.add_argument('--baseline-epochs', type=int, default=10)
     zs.set_defaults(func=_zero_shot)
 
 def parser() -> argparse.ArgumentParser:

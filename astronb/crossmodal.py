@@ -6,18 +6,26 @@ Docs: https://astronb.github.io/astronb/crossmodal.html.md"""
 
 # %% ../nbs/12a_crossmodal.ipynb #cm000004
 from __future__ import annotations
+import contextlib
 import numpy as np
 import torch
 
+from .augment import CenterCrop, Flip, Rotate
+from .backbones import build_encoder
+from .bands import usable_magnitudes
 from .clip import retrieval_ranks
-from .data import GalaxyData
-from .experiment import MODALITIES, Runtime
-from .represent import Embeddings, SimilarityIndex, probe, probe_split, run_embeddings, thumbnail, umap_map, unit_vectors
-from .spectra import SPECTRAL_LINES, mark_lines, normalise_spectra
+from .data import GalaxyData, GalaxyItems, astromae_split, make_dls, redshift_dls
+from .experiment import MODALITIES, Runtime, draw_labels, target_kind
+from .heads import redshift_net
+from .moco import moco_preset
+from .represent import (Embeddings, ProbeResult, SimilarityIndex, probe, probe_split, run_embeddings, score, target_values, thumbnail,
+                               umap_map, unit_vectors)
+from .spectra import SPECTRAL_LINES, mark_lines, mlp, normalise_spectra
 
 # %% auto #0
-__all__ = ['ZERO_SHOT_TARGETS', 'paired_embeddings', 'check_pair', 'joint_embeddings', 'retrieval_accuracy', 'retrieve',
-           'plot_retrieval', 'zero_shot', 'plot_shared_map']
+__all__ = ['ZERO_SHOT_TARGETS', 'BASELINES', 'paired_embeddings', 'check_pair', 'joint_embeddings', 'retrieval_accuracy',
+           'retrieve', 'plot_retrieval', 'zero_shot', 'SpectrumFlux', 'Rescaled', 'baseline_network', 'baseline_split',
+           'supervised_baseline', 'supervised_baselines', 'plot_shared_map']
 
 # %% ../nbs/12a_crossmodal.ipynb #cm000009
 def paired_embeddings(run, rt:Runtime=Runtime()) -> tuple:
@@ -87,6 +95,79 @@ def zero_shot(image:Embeddings, spectrum:Embeddings, targets=ZERO_SHOT_TARGETS, 
     "Rows (dicts) of the k-NN probe's test metrics for each embedding (image, spectrum, joint) and target, with the training-set size."
     embs = dict(image=image, spectrum=spectrum, joint=joint_embeddings(image, spectrum))
     return [dict(embedding=name, target=t, **{'n_train': (r := probe(e, t, 'knn', k=k)).n_train}, **r.metrics) for name, e in embs.items() for t in targets]
+
+# %% ../nbs/12a_crossmodal.ipynb #cm000026
+BASELINES = dict(cnn='images', spectrum_mlp='spectra', magnitudes='magnitudes')     # name: what it reads
+
+class SpectrumFlux(torch.nn.Module):
+    "Spectra (B, 2, L: flux, inverse variance) as a plain network reads them: the per-spectrum z-scored flux (B, L), masked pixels at zero."
+    def forward(self, x):
+        z, w = normalise_spectra(x)
+        return torch.where(w > 0, z, torch.zeros_like(z))
+
+class Rescaled(torch.nn.Module):
+    "`net` predicting a target standardised by `mean` and `std`, its outputs (B,) in the target's units; `loss` is the MSE in standard units."
+    def __init__(self, net:torch.nn.Module, mean:float, std:float):
+        super().__init__()
+        self.net = net
+        self.register_buffer('mean', torch.tensor(float(mean))); self.register_buffer('std', torch.tensor(float(std)))
+
+    def forward(self, *x): return self.net(*x).float().reshape(len(x[0]), -1)[:, 0] * self.std + self.mean
+    def loss(self, pred, y): return torch.nn.functional.mse_loss((pred - self.mean) / self.std, (y.float() - self.mean) / self.std)
+
+def baseline_network(name:str, data:GalaxyData, crop:int) -> torch.nn.Module:
+    "The untrained network of baseline `name` (`BASELINES`) for the bands, spectra or magnitudes of `data`."
+    if name == 'cnn':
+        spec = {**moco_preset('cpu_resnet18').backbone, 'img_size': crop, 'in_chans': len(data.bands)}
+        return redshift_net('from-scratch Hayat et al.', encoder=build_encoder(spec))
+    if name == 'spectrum_mlp': return torch.nn.Sequential(SpectrumFlux(), mlp(len(data.wavelength), (256, 128), 1))
+    return redshift_net('magnitude-only', n_mags=data.column('dered_mag').shape[1])
+
+def _baseline_items(data:GalaxyData, rows, reads:str, target:str):
+    "Items of survey `rows` with baseline input `reads` first and `target` last."
+    return GalaxyItems(data.subset(rows), columns=(('dered_mag',) if reads == 'magnitudes' else ()) + (target,),
+                       spectra=reads == 'spectra', images=reads == 'images')
+
+def baseline_split(emb:Embeddings) -> dict:
+    "Survey rows of the k-NN probe's 'train' and 'test' galaxies of `emb`, and of AstroMAE's 'valid' split (what a baseline watches while training)."
+    split = probe_split(emb)
+    return dict(train=emb.rows[split['train']], valid=astromae_split(int(emb.attrs['survey_rows']), emb.split_seed)['valid'], test=emb.rows[split['test']])
+
+def supervised_baseline(emb:Embeddings, name:str, target:str='z', epochs:int=10, bs:int=128, lr:float=2e-3, crop:int=32,
+                        labels:int=None, seed:int=0, rt:Runtime=Runtime()) -> ProbeResult:
+    """Train baseline `name` (`BASELINES`) on column `target` of the k-NN probe's training galaxies of `emb` (or `labels` of them),
+    and score it on the probe's test galaxies: a `ProbeResult` like `astronb.represent.probe`'s."""
+    from fastai.learner import Learner
+    from fastai.torch_core import set_seed
+    if name not in BASELINES: raise KeyError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+    for k, v in dict(epochs=epochs, bs=bs).items():
+        if not v >= 1: raise ValueError(f"supervised_baseline: {k}={v}: at least 1")
+    if (kind := target_kind(target)) not in ('redshift', 'property'): raise ValueError(f"'{target}': the baselines regress a number, not {kind}")
+    data, reads = emb.data, BASELINES[name]
+    y, ok = target_values(data, target, np.arange(len(data)))
+    if reads == 'magnitudes': ok &= usable_magnitudes(data.column('dered_mag')).all(1)
+    split = {k: v[ok[v]] for k, v in baseline_split(emb).items()}
+    if labels: split['train'] = draw_labels(split['train'], labels, seed, str(emb.path))
+    set_seed(seed)
+    dev = rt.torch_device()
+    if reads == 'images':
+        dls = redshift_dls(data, split, magnitudes=None, target=target, augs=[Rotate(), Flip(), CenterCrop(crop)], valid_augs=[CenterCrop(crop)],
+                           bs=bs, seed=seed, device=dev)
+    else: dls = make_dls(*(_baseline_items(data, split[k], reads, target) for k in ('train', 'valid')), bs=bs, seed=seed, device=dev)
+    net = baseline_network(name, data, crop)
+    if reads == 'magnitudes': net.magnitude.set_stats(data.column('dered_mag')[split['train']])
+    net = Rescaled(net, y[split['train']].mean(), y[split['train']].std())
+    learn = Learner(dls, net.to(dev), loss_func=net.loss)
+    with contextlib.ExitStack() as quiet:
+        if not rt.progress: quiet.enter_context(learn.no_bar()); quiet.enter_context(learn.no_logging())
+        learn.fit_one_cycle(epochs, lr)
+        pred, _ = learn.get_preds(dl=dls.valid.new(_baseline_items(data, split['test'], reads, target), shuffle=False, drop_last=False))
+    return ProbeResult(target, name, len(split['train']), score(kind, pred.numpy(), y[split['test']]), pred.numpy(), y[split['test']], split['test'])
+
+def supervised_baselines(emb:Embeddings, targets=ZERO_SHOT_TARGETS, names=tuple(BASELINES), **kw) -> list:
+    "Rows (dicts) like `zero_shot`'s of each baseline of `names` trained and scored on each target: `embedding` is 'supervised NAME'."
+    return [dict(embedding=f'supervised {n}', target=t, **{'n_train': (r := supervised_baseline(emb, n, t, **kw)).n_train}, **r.metrics)
+            for n in names for t in targets]
 
 # %% ../nbs/12a_crossmodal.ipynb #cm000021
 def plot_shared_map(image:Embeddings, spectrum:Embeddings, columns=ZERO_SHOT_TARGETS, n_fit:int=3000, seed:int=0):

@@ -355,7 +355,7 @@ def band_stats(data:GalaxyData, idx=None, n_max:int=2048, seed:int=0, deredden:b
 
 # %% ../nbs/01_data.ipynb #a1c8359c
 class GalaxyItems(torch.utils.data.Dataset):
-    "Items of `data` as tuples: the image (unless not `images`), the catalogue `columns`, the spectrum (2, L: flux, ivar) if `spectra`, the file row if `with_row`."
+    "Items of `data` as tuples, inputs first: the image (unless not `images`), the spectrum (2, L: flux, ivar) if `spectra`, the catalogue `columns`, the file row if `with_row`."
     def __init__(self, data:GalaxyData, columns=(), spectra:bool=False, deredden:bool=False, dtypes:dict=None, with_row:bool=False, images:bool=True):
         self.data, self.columns, self.spectra, self.deredden, self.with_row, self.images = data, tuple(columns), spectra, deredden, with_row, images
         self.cols = [torch.as_tensor(np.asarray(data.column(c)), dtype=(dtypes or {}).get(c, torch.float32)) for c in self.columns]
@@ -371,8 +371,8 @@ class GalaxyItems(torch.utils.data.Dataset):
             img = self.data.image(i)
             if self.deredden: img = _deredden(img[None], self.ebv[i:i+1], self.data.bands)[0]
             out = (TensorImage(torch.from_numpy(img)),)
-        out += tuple(c[i] for c in self.cols)
         if self.spectra: out += (torch.from_numpy(self.data.spectra_batch([i])[0]),)
+        out += tuple(c[i] for c in self.cols)
         if self.with_row: out += (torch.tensor(int(self.data.rows[i])),)
         return out
 
