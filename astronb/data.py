@@ -16,8 +16,9 @@ import torch
 from .bands import SDSS_BANDS, SDSS_PIXEL_SCALE, MAG_LIMIT, usable_magnitudes
 
 # %% auto #0
-__all__ = ['SURVEY_CATALOGUE', 'GALAXY10_CLASSES', 'H5Source', 'npz_memmap', 'GalaxyData', 'read_survey', 'CubeKeys', 'read_cube',
-           'read_galaxy10', 'clean_catalogue', 'read_fits_image', 'multiband_cutout', 'read_sdss_spectrum',
+__all__ = ['SURVEY_CATALOGUE', 'RGB_BANDS', 'GALAXY10_CLASSES', 'IMAGE_SUFFIXES', 'DATA_FORMATS', 'H5Source', 'npz_memmap',
+           'GalaxyData', 'read_survey', 'CubeKeys', 'read_cube', 'read_galaxy10', 'ImageFiles', 'read_image_folder',
+           'data_format', 'read_data', 'clean_catalogue', 'read_fits_image', 'multiband_cutout', 'read_sdss_spectrum',
            'random_split', 'astromae_split', 'label_subset', 'band_stats', 'GalaxyItems', 'make_dls', 'LoaderSpec',
            'check_split', 'pretrain_dls', 'redshift_dls', 'classification_dls', 'image_spectrum_dls', 'spectrum_dls',
            'read_catalogue', 'catalogue_inputs', 'catalogue_dls']
@@ -238,20 +239,98 @@ def read_cube(path, keys:CubeKeys=CubeKeys(), bands:str=SDSS_BANDS, pixel_scale:
     return GalaxyData(images, cat, bands, pixel_scale, str(path), layout=layout, nan_policy=nan_policy)
 
 # %% ../nbs/01_data.ipynb #b9650ff8
+RGB_BANDS = dict(sdss='irg', desi='zrg')      # the bands of a colour image's red, green, blue channels (see below)
 GALAXY10_CLASSES = ('Disturbed', 'Merging', 'Round Smooth', 'In-between Round Smooth', 'Cigar Shaped Smooth',
                     'Barred Spiral', 'Unbarred Tight Spiral', 'Unbarred Loose Spiral', 'Edge-on without Bulge',
                     'Edge-on with Bulge')
 
 def read_galaxy10(path, nan_policy:str='error') -> GalaxyData:
-    "Open Galaxy10 DECaLS (`images` uint8 (N, 256, 256, 3), `ans` labels); optional `redshift`, `ra`, `dec`."
+    """Open Galaxy10 DECaLS (`images` uint8 (N, 256, 256, 3), `ans` labels); optional `redshift`, `ra`, `dec`. The channels are the
+    Legacy Survey's colour images: z, r, g as red, green, blue."""
     src = H5Source(path)
     cat = {'label': src['ans'][:].astype(np.int64)}
     for k in ('redshift', 'ra', 'dec'):
         if k in src.file: cat['z' if k == 'redshift' else k] = src[k][:]
     if cat['label'].min() < 0 or cat['label'].max() >= len(GALAXY10_CLASSES):
         raise ValueError(f"{path}: 'ans' labels outside 0..{len(GALAXY10_CLASSES) - 1}")
-    return GalaxyData(src['images'], cat, 'grz', 0.262, str(path), layout='NHWC', scale=1/255, nan_policy=nan_policy,
+    return GalaxyData(src['images'], cat, RGB_BANDS['desi'], 0.262, str(path), layout='NHWC', scale=1/255, nan_policy=nan_policy,
                       label_names=list(GALAXY10_CLASSES))
+
+# %% ../nbs/01_data.ipynb #df000002
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png')
+
+class ImageFiles:
+    "Colour images in files (JPEG, PNG) as a read-on-demand array (N, H, W, 3) uint8; every image must have the first one's size."
+    def __init__(self, paths):
+        self.paths = [Path(p) for p in paths]
+        if not self.paths: raise ValueError("no image files")
+        self.shape, self.dtype = (len(self.paths), *self._read(0, check=False).shape), np.dtype(np.uint8)
+
+    def _read(self, i:int, check:bool=True) -> np.ndarray:
+        from PIL import Image, UnidentifiedImageError
+        try:
+            with Image.open(self.paths[i]) as im: a = np.asarray(im.convert('RGB'))
+        except (UnidentifiedImageError, OSError) as e: raise ValueError(f"{self.paths[i]}: not a readable image ({e})") from None
+        if check and a.shape != self.shape[1:]: raise ValueError(f"{self.paths[i]}: {a.shape[1]}x{a.shape[0]} pixels, the others {self.shape[2]}x{self.shape[1]}")
+        return a
+
+    def __len__(self): return len(self.paths)
+    def __getitem__(self, idx):
+        if isinstance(idx, (int, np.integer)): return self._read(int(idx))
+        return np.stack([self._read(i) for i in np.arange(len(self))[idx]])
+
+def _file_column(table, folder:Path, files:dict) -> str:
+    "The column of `table` naming the images of `folder` (`files`: name and stem -> path)."
+    for c in [c for c in ('file', 'filename', 'image', 'path') if c in table.colnames] or table.colnames[:1]:
+        if str(table[c][0]) in files: return c
+    raise ValueError(f"{folder}: no column of the label table names its images (tried 'file', 'filename', 'image', 'path' and the first column)")
+
+def read_image_folder(folder, labels:str='labels.csv', bands:str=RGB_BANDS['sdss'], pixel_scale:float=SDSS_PIXEL_SCALE,
+                      nan_policy:str='error') -> GalaxyData:
+    "Open a folder of colour cutouts (JPEG, PNG) with the table `labels` in it (if there is one): numeric columns as the catalogue, a text `label` as classes."
+    from astropy.table import Table
+    folder = Path(folder)
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths: raise ValueError(f"{folder}: no JPEG or PNG images in this folder")
+    if not (folder/labels).exists(): return GalaxyData(ImageFiles(paths), {}, bands, pixel_scale, str(folder), layout='NHWC', scale=1/255, nan_policy=nan_policy)
+    try: t = Table.read(folder/labels, format='ascii.csv')
+    except Exception as e: raise ValueError(f"{folder/labels}: not a readable CSV table ({e})") from None
+    files = {**{p.stem: p for p in paths}, **{p.name: p for p in paths}}
+    col = _file_column(t, folder, files)
+    if missing := [str(n) for n in t[col] if str(n) not in files]: raise ValueError(f"{folder/labels}: column '{col}' names {len(missing)} image(s) not in the folder, e.g. {missing[:3]}")
+    cat, names = {}, None
+    for c in t.colnames:
+        if c == col: continue
+        v = np.asarray(t[c])
+        if c == 'label' and v.dtype.kind in 'USO': names, cat['label'] = [str(n) for n in np.unique(v)], np.unique(v, return_inverse=True)[1].astype(np.int64)
+        elif v.dtype.kind in 'iu' and c == 'label': cat['label'] = v.astype(np.int64)
+        elif v.dtype.kind in 'iuf': cat[c] = v.astype(np.float64)
+    return GalaxyData(ImageFiles([files[str(n)] for n in t[col]]), cat, bands, pixel_scale, str(folder), layout='NHWC', scale=1/255,
+                      nan_policy=nan_policy, label_names=names)
+
+# %% ../nbs/01_data.ipynb #df000005
+DATA_FORMATS = ('survey', 'galaxy10', 'cube', 'folder')
+
+def data_format(path) -> str:
+    "Which of `DATA_FORMATS` the file or folder `path` is, or a clear error."
+    import h5py
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f"{path}: no such file or folder")
+    if path.is_dir(): return 'folder'
+    if path.suffix.lower() == '.npz':
+        with np.load(path) as z:
+            if 'images' in z.files: return 'cube'
+    elif h5py.is_hdf5(path):
+        with h5py.File(path, 'r') as f:
+            if 'bands' in f.attrs and 'pixel_scale' in f.attrs: return 'survey'
+            if 'images' in f and 'ans' in f: return 'galaxy10'
+            if 'images' in f: return 'cube'
+    raise ValueError(f"{path}: not a data set astronb reads: an astronb survey, Galaxy10 DECaLS HDF5, an image cube (HDF5 or NPZ with 'images') "
+                     "or a folder of JPEG/PNG cutouts")
+
+def read_data(path, nan_policy:str='error') -> GalaxyData:
+    "Open any data set of `DATA_FORMATS`, recognised by `data_format`."
+    return dict(survey=read_survey, galaxy10=read_galaxy10, cube=read_cube, folder=read_image_folder)[data_format(path)](path, nan_policy=nan_policy)
 
 # %% ../nbs/01_data.ipynb #061e98a3
 def clean_catalogue(data:GalaxyData, columns=('dered_mag', 'mag', 'z'), strict:bool=False) -> GalaxyData:

@@ -20,7 +20,7 @@ from .bands import usable_magnitudes
 from .checkpoint import fit_run, latest_checkpoint, read_checkpoint, model_weights
 from .files import check_output, file_identity
 from fastai.torch_core import rank_distrib
-from .data import astromae_split, catalogue_dls, catalogue_inputs, pretrain_dls, random_split, read_catalogue, read_survey, redshift_dls
+from .data import astromae_split, catalogue_dls, catalogue_inputs, pretrain_dls, random_split, read_catalogue, read_data, redshift_dls
 from .heads import ARCHITECTURES, TABLE_IV, redshift_net
 from .learner import Autocast, Compile, EMA, NaNGuard, auto_precision
 from .mae import MAE, MAEConfig, MAE_PRESETS, extract_encoder, mae_learner, mae_preset, mae_schedule, plot_reconstructions, reconstruction_baselines
@@ -68,7 +68,7 @@ def register_method(name:str, method:PretrainMethod):
 
 def check_bands(data, in_chans:int, reader:str='the encoder'):
     "A clear error unless the images of `data` have the `in_chans` bands that `reader` reads."
-    if data.images.shape[1] != in_chans: raise ValueError(f"{data.source}: {data.images.shape[1]} bands ({data.bands}), but {reader} reads {in_chans}")
+    if (n := data.image_shape[0]) != in_chans: raise ValueError(f"{data.source}: {n} bands ({data.bands}), but {reader} reads {in_chans}")
 
 def fit_bands(cfg, data):
     "`cfg` (of a method whose `encoder` config has `in_chans`) unchanged if `data` has as many bands as its encoder reads, else a clear error."
@@ -423,7 +423,7 @@ def pretrain(cfg:PretrainConfig, out, resume:bool=False, rt:Runtime=Runtime(), r
     config and data, `restart` deletes the checkpoints in `out` first."""
     check_output(out, data=cfg.data)
     from fastai.torch_core import set_seed
-    method, data = cfg.pretrain_method, read_survey(cfg.data, nan_policy=cfg.nan_policy)
+    method, data = cfg.pretrain_method, read_data(cfg.data, nan_policy=cfg.nan_policy)
     model_cfg = method.fit_data(cfg.model_config(), data)
     check_output(out, **{k: v for k, v in asdict(model_cfg).items() if k.endswith('_run') and v})
     set_seed(cfg.seed)
@@ -504,12 +504,12 @@ class RedshiftData:
 def redshift_data(cfg:FinetuneConfig) -> RedshiftData:
     "Read the survey or catalogue of `cfg`, split it, and check its redshifts and magnitudes before any training."
     if cfg.images:
-        data = read_survey(cfg.data, nan_policy=cfg.nan_policy)
+        data = read_data(cfg.data, nan_policy=cfg.nan_policy)
         mags = ARCHITECTURES[cfg.arch][3]
         split = _labelled_split(data, astromae_split(len(data), seed=cfg.seed), mags, cfg.labels, cfg.label_seed, cfg.target)
         z = np.asarray(data.column('z'), dtype=float)[np.concatenate(list(split.values()))]
         _check_bins(z, cfg.bins, data.source, 'z')
-        return RedshiftData(data, split, data.column('dered_mag').shape[1] if mags else 0, data.images.shape[1])
+        return RedshiftData(data, split, data.column('dered_mag').shape[1] if mags else 0, data.image_shape[0])
     cat = read_catalogue(cfg.data, cfg.mag_cols, cfg.z_col, cfg.err_cols or None)
     _check_bins(cat['z'], cfg.bins, cat['source'], cfg.z_col)
     split = random_split(len(cat['z']), dict(train=0.7, valid=0.1, test=0.2), seed=cfg.seed)
@@ -604,7 +604,7 @@ def predict(run:Run, split:str='test'):
 def _validation(run:Run, bs:int=None, seed:int=None):
     "The validation loader of pretraining run `run`: its split's 'pretrain_valid' images, normalised with its statistics."
     cfg, method = run.cfg, run.cfg.pretrain_method
-    data = read_survey(cfg.data, nan_policy=cfg.nan_policy)
+    data = read_data(cfg.data, nan_policy=cfg.nan_policy)
     return method.loaders(data, astromae_split(len(data), seed=cfg.seed), method.config(run.config['model']), bs=bs or cfg.bs,
                           seed=cfg.seed if seed is None else seed, device='cpu', stats=run.stats).valid
 
@@ -658,7 +658,7 @@ def _report(out:Path, title:str, survey:str, n:int, pre:dict, fine:dict, pretrai
     fig, axs = _grid(len(fine), size=(4.2, 4))
     for ax, (arch, r) in zip(axs, fine.items()): plot_redshift_density(*r.predictions('test'), ax=ax, title=arch)
     fig.tight_layout(); fig.savefig(out/'redshift_density.png', dpi=90); plt.close(fig)
-    data = read_survey(survey)
+    data = read_data(survey)
     for preset, r in pre.items():
         fig = plot_reconstructions(r.model(), _validation(r, bs=8, seed=0).one_batch()[0], r.stats, bands=data.bands, n=3)
         fig.savefig(out/f'reconstructions_{r.model().cfg.encoder.layer}.png', dpi=90); plt.close(fig)

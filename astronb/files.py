@@ -64,7 +64,13 @@ def sha256_file(path) -> str:
 
 def file_identity(path, whole:int=256 << 20, blocks:int=64) -> str:
     """What a data file holds: the `config_hash` attribute of an astronb survey ('config:...'), else the SHA-256 of its bytes
-    ('sha256:...'), or for a file larger than `whole` bytes, of its size and `blocks` 1-MiB blocks spread over it ('sampled-sha256:...')."""
+    ('sha256:...'), or for a file larger than `whole` bytes, of its size and `blocks` 1-MiB blocks spread over it ('sampled-sha256:...');
+    a folder (of image files), the SHA-256 of its files' names, sizes and identities ('folder-sha256:...')."""
+    if os.path.isdir(path):
+        sha = hashlib.sha256()
+        for p in sorted(Path(path).iterdir()):
+            if p.is_file(): sha.update(f'{p.name}\0{p.stat().st_size}\0{file_identity(p, whole, blocks)}\n'.encode())
+        return f'folder-sha256:{sha.hexdigest()}'
     try:
         import h5py
         with h5py.File(path, 'r') as f: h = f.attrs.get('config_hash')

@@ -17,9 +17,9 @@ import torch
 from .augment import CenterCrop, band_mad, rotate, shifted_crop
 from .backbones import encoder_spec
 from .bands import lupton_rgb
-from .data import GalaxyData, astromae_split, pretrain_dls, read_survey, spectrum_dls
-from .experiment import (FINETUNE_PRESETS, FinetuneConfig, Run, Runtime, draw_labels, encoder_modality, finetune, finetune_preset,
-                                label_pool, target_kind, usable_labels)
+from .data import GalaxyData, astromae_split, pretrain_dls, read_data, spectrum_dls
+from .experiment import (FINETUNE_PRESETS, FinetuneConfig, Run, Runtime, check_bands, draw_labels, encoder_modality, finetune,
+                                finetune_preset, label_pool, target_kind, usable_labels)
 from .files import check_output, file_identity
 from .learner import auto_precision
 from .metrics import classification_report, photoz_report, property_report, vote_report
@@ -66,7 +66,7 @@ def _reader(enc, survey:GalaxyData, stats:dict, bs:int, device):
     if reads_spectra(enc):
         fit_grid(enc.cfg, survey)
         return lambda rows: spectrum_dls(survey, dict(todo=rows), train='todo', valid='todo', bs=bs, device=device).valid
-    if survey.images.shape[1] != enc.cfg.in_chans: raise ValueError(f"{survey.source}: {survey.images.shape[1]} bands, the encoder reads {enc.cfg.in_chans}")
+    check_bands(survey, enc.cfg.in_chans)
     return lambda rows: pretrain_dls(survey, dict(pretrain=rows[:0], todo=rows), valid='todo', bs=bs, valid_augs=[CenterCrop(enc.cfg.img_size)],
                                      stats=stats, device=device).valid
 
@@ -81,7 +81,7 @@ def embed(run:Run, out, data=None, split:str='all', bs:int=256, precision:str='a
     check_output(out, survey=path, **run.files())
     if out.exists() and not force: raise FileExistsError(f"{out} exists; use --force to overwrite it")
     if precision not in ('auto', 'fp32', 'bf16'): raise ValueError(f"precision={precision!r}: one of 'auto', 'fp32', 'bf16'")
-    enc, survey, device = run.encoder(modality), read_survey(path), rt.torch_device()
+    enc, survey, device = run.encoder(modality), read_data(path), rt.torch_device()
     reader = _reader(enc, survey, run.stats, bs, device)
     precision = auto_precision(device) if precision == 'auto' else precision
     rows = split_rows(len(survey), split, run.cfg.seed)
@@ -138,7 +138,7 @@ def read_embeddings(path, data:GalaxyData=None) -> Embeddings:
             if missing: raise ValueError(f"{path}: not an astronb embedding file (no {', '.join(missing)})")
             features, rows, attrs = f['embeddings'][:], f['row'][:], dict(f.attrs)
     except OSError as e: raise ValueError(f"{path}: not a readable HDF5 file ({e})") from None
-    data = data if data is not None else read_survey(attrs['survey'])
+    data = data if data is not None else read_data(attrs['survey'])
     if attrs['survey_rows'] != len(data):
         raise ValueError(f"{path}: made from a survey of {attrs['survey_rows']} rows, but {data.source} has {len(data)}")
     if attrs['survey_identity'] != file_identity(data.source):
@@ -442,7 +442,7 @@ def label_efficiency(pretrained, sizes, out, seeds=(0, 1, 2), epochs:int=20, rec
     if target not in LABEL_EFFICIENCY_METRICS: raise ValueError(f"target={target!r}: one of {', '.join(LABEL_EFFICIENCY_METRICS)}")
     pre, out = Run(pretrained), Path(out)
     if pre.kind != 'pretrain': raise ValueError(f"{pre.path}: label efficiency starts from a pretraining run")
-    (scratch, fine), data = label_networks(pre), read_survey(pre.cfg.data)
+    (scratch, fine), data = label_networks(pre), read_data(pre.cfg.data)
     pool = len(label_pool(astromae_split(len(data), pre.cfg.seed)))
     if (big := [n for n in sizes if n > pool]): raise ValueError(f"labelled-set size(s) {big} larger than the {pool} galaxies outside the validation and test sets")
     if emb is None:
