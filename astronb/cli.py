@@ -56,7 +56,7 @@ def pretrain_config(a) -> PretrainConfig:
                           lr=a.lr, seed=a.seed, precision=a.precision, ema=a.ema, nan_policy=a.nan_policy)
 
 _RECIPE = ('epochs', 'bs', 'lr', 'wd', 'noise', 'augment', 'ema', 'schedule', 'warmup_epochs', 'milestones', 'layer_decay', 'encoder_lr',
-           'drop_path', 'labels', 'label_seed', 'bins', 'target')
+           'drop_path', 'labels', 'label_seed', 'bins', 'target', 'label_smoothing', 'global_pool')
 
 def finetune_config(a) -> FinetuneConfig:
     """The `FinetuneConfig` of `astronb finetune`'s options: a catalogue, or a pretraining run (its survey by default), or a survey;
@@ -67,7 +67,7 @@ def finetune_config(a) -> FinetuneConfig:
     if arch is None: raise ValueError("--arch: give an architecture (e.g. 'plain-AstroMAE'), or --catalogue for the magnitude-only network")
     cat = dict(mag_cols=tuple(a.mag_cols), z_col=a.z_col, err_cols=tuple(a.err_cols or ())) if a.catalogue else {}
     recipe = {**(FINETUNE_PRESETS[a.recipe] if a.recipe else {}), **{k: getattr(a, k) for k in _RECIPE if getattr(a, k) is not None}}
-    if a.target == 'gz_smooth' and a.bins is None: recipe['bins'] = None     # a recipe's redshift bins do not apply to vote fractions
+    if a.target in ('gz_smooth', 'label') and a.bins is None: recipe['bins'] = None     # a recipe's redshift bins do not apply to votes or classes
     return FinetuneConfig(**{**recipe, 'seed': a.seed if a.seed is not None else recipe.get('seed')}, arch=arch, pretrained=a.pretrained,
                           data=data, vit_preset=a.vit_preset, backbone=a.backbone, colours=a.colours, precision=a.precision,
                           nan_policy=a.nan_policy, **cat)
@@ -174,7 +174,10 @@ def _training_parsers(sub):
     ft.add_argument('--milestones', type=float, nargs='+', default=None, help='multistep: fractions of the epochs where the rate drops 10x (default 0.6 0.9)')
     ft.add_argument('--layer-decay', type=float, default=None, help='layer-wise lr decay through the encoder (C-MAE: 0.65)')
     ft.add_argument('--encoder-lr', type=float, default=None, help="the encoder trains at this fraction of the head's rate, even if pretrained (Hayat: 0.1)")
-    ft.add_argument('--target', default=None, choices=list(FINETUNE_TARGETS), help="z (default), or gz_smooth: the Galaxy Zoo fraction voting 'smooth'")
+    ft.add_argument('--target', default=None, choices=list(FINETUNE_TARGETS),
+                    help="z (default); gz_smooth: the Galaxy Zoo fraction voting 'smooth'; label: the class (morphology), cross-entropy")
+    ft.add_argument('--label-smoothing', type=float, default=None, help='of the cross-entropy of --target label')
+    ft.add_argument('--global-pool', action='store_true', default=None, help="a ViT's features: the mean of its patch tokens (C-MAE), not the class token")
     ft.add_argument('--labels', type=int, default=None, help='train on this many galaxies drawn from outside the validation and test splits')
     ft.add_argument('--label-seed', type=int, default=None, help='the draw of --labels (default 0)')
     ft.add_argument('--drop-path', type=float, default=None, help='stochastic depth of the encoder blocks')
@@ -266,7 +269,7 @@ def _represent_parsers(sub):
     le.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     le.add_argument('--epochs', type=int, default=20)
     le.add_argument('--recipe', default='hayat_appendix_e', choices=list(FINETUNE_PRESETS))
-    le.add_argument('--target', default='z', choices=list(FINETUNE_TARGETS), help="z, or gz_smooth: the Galaxy Zoo fraction voting 'smooth'")
+    le.add_argument('--target', default='z', choices=list(LABEL_EFFICIENCY_METRICS), help="z, or gz_smooth: the Galaxy Zoo fraction voting 'smooth'")
     le.add_argument('--augment', default=None, choices=list(FINETUNE_AUGMENTS), help="fine-tuning augmentations (default: the recipe's)")
     le.add_argument('--device', default=None)
     le.set_defaults(func=_label_efficiency)

@@ -529,7 +529,7 @@ def pretrain_dls(data:GalaxyData, split:dict, **spec):
 def redshift_dls(data:GalaxyData, split:dict, *, magnitudes:str='dered_mag', target:str='z', **spec):
     "Images and magnitudes (`magnitudes=None`: images only) as inputs, the spectroscopic redshift (or another `target` column) as target; `spec`: `LoaderSpec` fields."
     cols = ((magnitudes,) if magnitudes else ()) + (target,)
-    return _task_dls(data, split, items=dict(columns=cols), n_inp=len(cols), spec=LoaderSpec(**spec))
+    return _task_dls(data, split, items=dict(columns=cols, dtypes={'label': torch.long}), n_inp=len(cols), spec=LoaderSpec(**spec))
 
 def classification_dls(data:GalaxyData, split:dict, **spec):
     "Images as input, the integer `label` column as target; `spec`: `LoaderSpec` fields."

@@ -29,7 +29,8 @@ from .spectra import (SPENDER_PRESETS, SpectrumAutoencoder, SpenderConfig, fit_g
                              spectrum_encoder, spender_dls, spender_learner, spender_preset, spender_schedule)
 from .clip import (CLIP, CLIPConfig, CLIP_PRESETS, clip_dls, clip_image_encoder, clip_learner, clip_preset, clip_schedule, clip_scores,
                           clip_spectrum_encoder)
-from .metrics import photoz_metrics, photoz_report, plot_redshift_density, vote_metrics, vote_report
+from .metrics import (classification_metrics, classification_report, photoz_metrics, photoz_report, plot_confusion, plot_redshift_density,
+                             vote_metrics, vote_report)
 from .schedulers import EncoderRate, LayerDecay, sched_cyclic, sched_multistep, sched_warmup_cosine
 from .survey import SurveyConfig, default_survey_path, make_survey
 
@@ -221,6 +222,8 @@ class FinetuneConfig:
     layer_decay: float = None                   # layer-wise lr decay through the encoder's blocks (C-MAE Table 10)
     encoder_lr: float = None                    # the encoder trains at this fraction of the head's rate (Hayat appendix E: 0.1), even if pretrained
     drop_path: float = 0.                       # stochastic depth of the encoder's blocks
+    label_smoothing: float = 0.                 # of the cross-entropy of class labels (target 'label')
+    global_pool: bool = False                   # a ViT encoder's features: the mean of its patch tokens (C-MAE), not the class token
     labels: int = None                          # train on this many galaxies drawn from outside the validation and test splits
     label_seed: int = 0                         # the draw of `labels` (the split itself stays the seed's)
     source: str = ''
@@ -230,6 +233,7 @@ class FinetuneConfig:
         self.milestones = tuple(self.milestones)
         _check(self, 'milestones', all(0 < m < 1 for m in self.milestones), "fractions of the epochs, each in (0, 1)")
         _check(self, 'target', self.target in FINETUNE_TARGETS, f"one of {FINETUNE_TARGETS}")
+        _check(self, 'label_smoothing', not self.label_smoothing or self.target == 'label', "smooths class labels: give --target label too")
         _check(self, 'target', self.target == 'z' or (self.arch != 'magnitude-only' and not self.bins),
                "vote fractions are predicted from images, with one output (no --bins)")
         _check(self, 'labels', self.labels is None or self.labels >= 1, "at least 1 labelled galaxy")
@@ -254,14 +258,15 @@ class FinetuneConfig:
         _check_ranges(self, epochs=_POSITIVE_INT, bs=_POSITIVE_INT, lr=_POSITIVE, ema=_DECAY, wd=(lambda v: v >= 0, "must not be negative"),
                       noise=(lambda v: v >= 0, "must not be negative"), bins=(lambda v: isinstance(v, int) and v >= 2, "at least 2 redshift bins"),
                       warmup_epochs=(lambda v: v >= 0, "must not be negative"),
-                      layer_decay=(lambda v: 0 < v <= 1, "a factor in (0, 1]"), drop_path=(lambda v: 0 <= v < 1, "a probability in [0, 1)"))
+                      layer_decay=(lambda v: 0 < v <= 1, "a factor in (0, 1]"), drop_path=(lambda v: 0 <= v < 1, "a probability in [0, 1)"),
+                      label_smoothing=(lambda v: 0 <= v < 1, "a fraction in [0, 1)"))
 
     @property
     def images(self) -> bool: return self.arch != 'magnitude-only'
 
 SCHEDULES = ('cyclic', 'warmup_cosine', 'multistep')
 FINETUNE_AUGMENTS = ('astromae', 'hayat')
-FINETUNE_TARGETS = ('z', 'gz_smooth')
+FINETUNE_TARGETS = ('z', 'gz_smooth', 'label')
 
 FINETUNE_PRESETS = dict(
     astromae_table1=dict(epochs=700, bs=1024, lr=1e-4, wd=0.005, noise=0.05, seed=42, source='AstroMAE Table I'),
@@ -284,9 +289,9 @@ def run_config(cfg, model:dict) -> dict:
     command = {PretrainConfig: 'pretrain', FinetuneConfig: 'finetune'}[type(cfg)]
     return json.loads(json.dumps(dict(command=command, format=RUN_FORMAT, **asdict(cfg), model=model)))
 
-NEW_FIELDS = dict(nan_policy='error')     # fields added to the run configs since their format; a run without one had its default
+NEW_FIELDS = dict(pretrain=dict(nan_policy='error'), finetune=dict(nan_policy='error', label_smoothing=0., global_pool=False))     # fields added to the run configs since their format; a run without one had its default
 
-def _with_new_fields(config:dict) -> dict: return {**config, **{k: v for k, v in NEW_FIELDS.items() if k not in config}}
+def _with_new_fields(config:dict) -> dict: return {**config, **{k: v for k, v in NEW_FIELDS[config['command']].items() if k not in config}}
 
 def upgrade_config(config:dict, path) -> dict:
     "A run's stored config in today's form; runs of astronb 0.0.1 (format 1): pretraining upgraded, fine-tuning refused with what to do."
@@ -377,7 +382,8 @@ def build_model(config:dict):
     layer, pretrained, *_ = ARCHITECTURES[m['arch']]
     enc = _encoder_of(m['encoder'])
     return redshift_net(m['arch'], encoder=enc if pretrained or layer == 'any' else None, vit=enc.cfg if enc is not None and not pretrained else None,
-                        in_chans=m['in_chans'], n_mags=m['n_mags'], n_bins=m['bins'], colours=m['colours'], mag_errors=m['mag_errors'])
+                        in_chans=m['in_chans'], n_mags=m['n_mags'], n_bins=m['bins'], colours=m['colours'], mag_errors=m['mag_errors'],
+                        n_classes=m.get('classes'))
 
 # %% ../nbs/11_experiment.ipynb #0f7ba1b8
 def check_device(device:str) -> torch.device:
@@ -482,11 +488,12 @@ def _check_bins(z, bins:int, source:str, column:str):
 
 @dataclass
 class RedshiftData:
-    "The data of a fine-tuning run: the survey (images) or catalogue, its train/valid/test split, and the magnitudes' width."
+    "The data of a fine-tuning run: the survey (images) or catalogue, its train/valid/test split, the magnitudes' width, the bands, the classes."
     source: object      # GalaxyData, or a `read_catalogue` dict
     split: dict
     n_mags: int
     in_chans: int = 0
+    n_classes: int = None
 
     def magnitudes(self, idx):
         "Magnitudes (then their errors, for a catalogue that has them) of items `idx`: the magnitude block's input."
@@ -501,15 +508,22 @@ class RedshiftData:
         return redshift_dls(self.source, self.split, valid=valid, bs=cfg.bs, magnitudes='dered_mag' if mags else None, target=cfg.target,
                             augs=augs, valid_augs=[CenterCrop(crop)], deredden=hayat, seed=cfg.seed, stats=stats, device=device)
 
+def _check_classes(data) -> int:
+    "The number of classes of `data`'s `label` column (its `label_names`, else the largest label + 1); an error naming the file if a label is outside them."
+    y = np.asarray(data.column('label'))
+    n = len(data.label_names) if data.label_names else int(y.max()) + 1
+    if (bad := (y < 0) | (y >= n)).any():
+        raise ValueError(f"{data.source}: column 'label': {int(bad.sum())} label(s) outside the {n} classes 0..{n - 1} (e.g. {y[bad][:3].tolist()})")
+    return n
+
 def redshift_data(cfg:FinetuneConfig) -> RedshiftData:
     "Read the survey or catalogue of `cfg`, split it, and check its redshifts and magnitudes before any training."
     if cfg.images:
         data = read_data(cfg.data, nan_policy=cfg.nan_policy)
-        mags = ARCHITECTURES[cfg.arch][3]
+        mags, n_classes = ARCHITECTURES[cfg.arch][3], _check_classes(data) if cfg.target == 'label' else None
         split = _labelled_split(data, astromae_split(len(data), seed=cfg.seed), mags, cfg.labels, cfg.label_seed, cfg.target)
-        z = np.asarray(data.column('z'), dtype=float)[np.concatenate(list(split.values()))]
-        _check_bins(z, cfg.bins, data.source, 'z')
-        return RedshiftData(data, split, data.column('dered_mag').shape[1] if mags else 0, data.image_shape[0])
+        if cfg.bins: _check_bins(np.asarray(data.column('z'), dtype=float)[np.concatenate(list(split.values()))], cfg.bins, data.source, 'z')
+        return RedshiftData(data, split, data.column('dered_mag').shape[1] if mags else 0, data.image_shape[0], n_classes)
     cat = read_catalogue(cfg.data, cfg.mag_cols, cfg.z_col, cfg.err_cols or None)
     _check_bins(cat['z'], cfg.bins, cat['source'], cfg.z_col)
     split = random_split(len(cat['z']), dict(train=0.7, valid=0.1, test=0.2), seed=cfg.seed)
@@ -537,13 +551,18 @@ def _new_network(cfg:FinetuneConfig, rd:RedshiftData, pre:Run=None):
         encoder = build_encoder({**spec, 'drop_path': cfg.drop_path})
     if encoder is not None and encoder.cfg.in_chans != rd.in_chans:
         raise ValueError(f"{cfg.data}: {rd.in_chans} bands, the encoder reads {encoder.cfg.in_chans}")
-    net = redshift_net(cfg.arch, encoder=encoder, vit=vit, in_chans=rd.in_chans or 5, n_mags=rd.n_mags or 5, n_bins=cfg.bins,
-                       colours=cfg.colours, mag_errors=bool(cfg.err_cols))
+    net = redshift_net(cfg.arch, encoder=encoder, vit=replace(vit, global_pool=cfg.global_pool), in_chans=rd.in_chans or 5, n_mags=rd.n_mags or 5,
+                       n_bins=cfg.bins, colours=cfg.colours, mag_errors=bool(cfg.err_cols), n_classes=rd.n_classes)
+    if cfg.global_pool:
+        if not hasattr(getattr(net.encoder, 'cfg', None), 'global_pool'): raise ValueError(f"FinetuneConfig.global_pool: {cfg.arch} has no ViT encoder to pool")
+        net.encoder.cfg.global_pool = True
     model = dict(arch=cfg.arch, encoder=encoder_spec(net.encoder) if net.encoder is not None else None, in_chans=rd.in_chans or 5,
                  crop=net.encoder.cfg.img_size if net.encoder is not None else vit.img_size, n_mags=rd.n_mags or 5, bins=cfg.bins,
-                 colours=cfg.colours, mag_errors=bool(cfg.err_cols))
+                 colours=cfg.colours, mag_errors=bool(cfg.err_cols), classes=rd.n_classes)
     return net, model
 
+_METRICS = dict(z=lambda net: photoz_metrics(to_z=net.bins.expectation if net.bins else None), gz_smooth=lambda net: vote_metrics(),
+                label=lambda net: classification_metrics(('accuracy', 'f1')))
 _loss = dict(z=lambda p, z: torch.nn.functional.mse_loss(p.float(), z.float()),
              gz_smooth=lambda p, f: torch.nn.functional.binary_cross_entropy_with_logits(p.float(), f.float()))   # BCE on the vote fraction
 
@@ -563,6 +582,7 @@ def finetune(cfg:FinetuneConfig, out, resume:bool=False, rt:Runtime=Runtime(), r
     check_output(out, data=cfg.data, pretrained=cfg.pretrained)
     from functools import partial
     from fastai.learner import Learner
+    from fastai.losses import CrossEntropyLossFlat
     from fastai.optimizer import Adam
     from fastai.torch_core import set_seed
     prev = Run(out) if resume and Path(out).is_dir() and latest_checkpoint(out) else None
@@ -578,10 +598,10 @@ def finetune(cfg:FinetuneConfig, out, resume:bool=False, rt:Runtime=Runtime(), r
     if cfg.encoder_lr: _train_encoder(net)
     dls = rd.dls(cfg, stats=stats, device=rt.torch_device(), crop=model['crop'])
     if net.needs_magnitudes: net.magnitude.set_stats(rd.magnitudes(rd.split['train']))
-    loss = net.bins.loss if net.bins else _loss[cfg.target]
+    loss = net.bins.loss if net.bins else CrossEntropyLossFlat(label_smoothing=cfg.label_smoothing) if cfg.target == 'label' else _loss[cfg.target]
     opt = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, wd=cfg.wd, decouple_wd=True)
     learn = Learner(dls, net, loss_func=loss, opt_func=opt, cbs=training_callbacks(cfg, rt),
-                    metrics=vote_metrics() if cfg.target == 'gz_smooth' else photoz_metrics(to_z=net.bins.expectation if net.bins else None),
+                    metrics=_METRICS[cfg.target](net),
                     **({'splitter': LayerDecay(cfg.layer_decay)} if cfg.layer_decay else {'splitter': EncoderRate(cfg.encoder_lr)} if cfg.encoder_lr else {}))
     fit_run(learn, cfg.epochs, out, sched=_schedule(cfg, learn), config=prev.config if prev else run_config(cfg, model),
             resume=resume, upgrade=upgrade_config, progress=rt.progress, data=file_identity(cfg.data), restart=restart)
@@ -591,14 +611,15 @@ def finetune(cfg:FinetuneConfig, out, resume:bool=False, rt:Runtime=Runtime(), r
 # %% ../nbs/11_experiment.ipynb #d0948c8d
 @torch.no_grad()
 def predict(run:Run, split:str='test'):
-    "Predicted and true targets (tensors: redshifts, or vote fractions) of the galaxies of `split` ('train', 'valid' or 'test') of fine-tuning run `run`."
+    "Predicted and true targets (tensors: redshifts, vote fractions, or class probabilities and labels) of the galaxies of `split` ('train', 'valid' or 'test') of fine-tuning run `run`."
     if run.kind != 'finetune': raise ValueError(f"{run.path}: redshift predictions come from fine-tuning runs, this is a {run.kind} run")
     rd = redshift_data(run.cfg)
     if split not in rd.split: raise KeyError(f"no split {split!r}; choose from {', '.join(rd.split)}")
     net, preds, zs = run.model(), [], []
     for *xs, z in rd.dls(run.cfg, valid=split, stats=run.stats, device='cpu', crop=run.config['model']['crop']).valid:
         p = net(*xs)
-        preds.append(net.bins.expectation(p) if net.bins else p.float().sigmoid() if run.cfg.target == 'gz_smooth' else p); zs.append(z)
+        preds.append(net.bins.expectation(p) if net.bins else p.float().sigmoid() if run.cfg.target == 'gz_smooth' else
+                     p.float().softmax(-1) if run.cfg.target == 'label' else p); zs.append(z)
     return torch.cat(preds).float(), torch.cat(zs).float()
 
 def _validation(run:Run, bs:int=None, seed:int=None):
@@ -616,15 +637,17 @@ def evaluate(run:Run, plot=None, seed:int=0) -> dict:
         print(f"{run.name}, epoch {run.epoch}, validation galaxies of the pretraining split:")
     else:
         zp, zt = run.predictions('test')
-        res = photoz_report(zp, zt) if run.cfg.target == 'z' else vote_report(zp, zt)
-        print(f"{run.cfg.arch}, epoch {run.epoch}, test split ({len(zt)} galaxies{', high-quality vote fractions scored' if run.cfg.target != 'z' else ''}):")
-        if plot and run.cfg.target == 'z':
+        t = run.cfg.target
+        res = dict(z=photoz_report, gz_smooth=vote_report, label=lambda p, y: classification_report(p, y.long()))[t](zp, zt)
+        print(f"{run.cfg.arch}, epoch {run.epoch}, test split ({len(zt)} galaxies{', high-quality vote fractions scored' if t == 'gz_smooth' else ''}):")
+        if plot and t != 'gz_smooth':
             import matplotlib.pyplot as plt
-            fig = plot_redshift_density(zp, zt, title=run.cfg.arch).figure
-            fig.savefig(plot, dpi=110); plt.close(fig)
+            fig = (plot_redshift_density(zp, zt, title=run.cfg.arch) if t == 'z' else
+                   plot_confusion(zp, zt.long(), read_data(run.cfg.data).label_names, title=run.cfg.arch)).figure
+            fig.savefig(plot, dpi=110, bbox_inches='tight'); plt.close(fig)
     width = max(13, *map(len, res))
     for k, v in res.items(): print(f"  {k:{width}s} {v:.5f}")
-    if plot and run.kind == 'finetune' and run.cfg.target == 'z': print(plot)
+    if plot and run.kind == 'finetune' and run.cfg.target != 'gz_smooth': print(plot)
     return res
 
 # %% ../nbs/11_experiment.ipynb #12492211

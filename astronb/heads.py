@@ -129,12 +129,14 @@ class RedshiftNet(nn.Module):
     """Branches (ViT `encoder` with its own two-layer head, `inception`, `magnitude`) concatenated into an `MLPHead`;
     `freeze_encoder` freezes the encoder but its last norm (its head trains). An encoder alone: its head is the redshift head."""
     def __init__(self, encoder:ViTEncoder=None, inception:InceptionModel=None, magnitude:MagnitudeBlock=None,
-                 freeze_encoder:bool=False, head_layers:int=2, hidden:int=256, n_bins:int=None):
+                 freeze_encoder:bool=False, head_layers:int=2, hidden:int=256, n_bins:int=None, n_classes:int=None):
         super().__init__()
         if not (encoder or inception or magnitude): raise ValueError("RedshiftNet needs at least one branch")
+        if n_bins and n_classes: raise ValueError("RedshiftNet predicts redshift bins or classes, not both")
         self.encoder, self.inception, self.magnitude = encoder, inception, magnitude
         self.freeze_encoder, self.bins = freeze_encoder and encoder is not None, RedshiftBins(n_bins) if n_bins else None
-        n_out, alone = n_bins or 1, inception is None and magnitude is None
+        self.n_classes = n_classes
+        n_out, alone = n_bins or n_classes or 1, inception is None and magnitude is None
         self.encoder_head = MLPHead(encoder.num_features, n_out if alone else hidden, hidden, head_layers if alone else 2) if encoder is not None else None
         n_in = (hidden if encoder is not None else 0) + sum(b.num_features for b in (inception, magnitude) if b is not None)
         self.head = None if encoder is not None and alone else MLPHead(n_in, n_out, hidden, head_layers)
@@ -152,7 +154,7 @@ class RedshiftNet(nn.Module):
     def needs_magnitudes(self) -> bool: return self.magnitude is not None
 
     def forward(self, *inputs):
-        "Redshifts (B,), or bin logits (B, n_bins) with `n_bins`, from images (B, C, H, W) if it has an image branch, then magnitudes if it has the magnitude block."
+        "Redshifts (B,), or bin logits (B, n_bins) with `n_bins`, or class logits (B, n_classes) with `n_classes`, from images (B, C, H, W) if it has an image branch, then magnitudes if it has the magnitude block."
         wanted = ['images']*self.needs_images + ['magnitudes']*self.needs_magnitudes
         if len(inputs) != len(wanted):
             raise ValueError(f"this architecture takes {' and '.join(wanted)} ({len(inputs)} input(s) given): "
@@ -163,7 +165,7 @@ class RedshiftNet(nn.Module):
         if self.inception is not None: feats.append(self.inception(inputs['images']))
         if self.magnitude is not None: feats.append(self.magnitude(inputs['magnitudes'].float()))
         out = feats[0] if self.head is None else self.head(torch.cat([f.float() for f in feats], 1))
-        return out if self.bins else out[:, 0]
+        return out if self.bins or self.n_classes else out[:, 0]
 
     def group_matcher(self, coarse:bool=False):
         "Layer groups for layer-wise lr decay: the encoder's, then everything else at the full rate."
@@ -192,7 +194,7 @@ ARCHITECTURES = {**TABLE_IV, 'magnitude-only': (None, False, False, True, 2),   
 FINETUNE_PCM_KERNEL = 3   # PCM kernels of every fine-tuned ViT, pretrained (inflated from 1x1) or from scratch
 
 def redshift_net(name:str, encoder:nn.Module=None, vit:ViTConfig=None, in_chans:int=5, n_mags:int=5,
-                 inception_width:int=32, n_bins:int=None, colours:bool=False, mag_errors:bool=False) -> RedshiftNet:
+                 inception_width:int=32, n_bins:int=None, colours:bool=False, mag_errors:bool=False, n_classes:int=None) -> RedshiftNet:
     """Architecture `name` of `ARCHITECTURES`: pretrained ones take the extracted `encoder`; from-scratch ViTs are built from `vit`
     (PCM layers with the fine-tuning kernels), other from-scratch encoders are passed untrained as `encoder`
     (`astronb.backbones.build_encoder`); `colours` and `mag_errors` widen the magnitude block's input."""
@@ -209,4 +211,4 @@ def redshift_net(name:str, encoder:nn.Module=None, vit:ViTConfig=None, in_chans:
     else: encoder = None
     return RedshiftNet(encoder, InceptionModel(in_chans, inception_width) if inception else None,
                        MagnitudeBlock(n_mags, colours=colours, errors=mag_errors) if mags else None,
-                       freeze_encoder=pretrained, head_layers=head_layers, n_bins=n_bins)
+                       freeze_encoder=pretrained, head_layers=head_layers, n_bins=n_bins, n_classes=n_classes)

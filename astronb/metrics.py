@@ -8,14 +8,14 @@ Docs: https://astronb.github.io/astronb/metrics.html.md"""
 from __future__ import annotations
 import numpy as np
 import torch
-from fastai.metrics import AccumMetric, ActivationType
+from fastai.metrics import AccumMetric
 from sklearn import metrics as skm
 
 # %% auto #0
 __all__ = ['PHOTOZ_METRICS', 'redshift_residuals', 'mse', 'mae', 'photoz_bias', 'astromae_precision', 'sigma_mad',
            'outlier_fraction', 'r2', 'photoz_report', 'photoz_metrics', 'false_positive_rate', 'hq_outlier_fraction',
-           'classification_report', 'classification_metrics', 'vote_report', 'vote_metrics', 'property_report',
-           'plot_redshift_density']
+           'classification_report', 'classification_metrics', 'plot_confusion', 'vote_report', 'vote_metrics',
+           'property_report', 'plot_redshift_density']
 
 # %% ../nbs/09_metrics.ipynb #d3edc1f0
 def _as_np(x) -> np.ndarray:
@@ -96,13 +96,14 @@ def hq_outlier_fraction(p_pred, p_true, lo:float=0.2, hi:float=0.8) -> float:
     return float(wrong[hq].mean())
 
 def classification_report(probs, labels) -> dict:
-    "Accuracy, precision, recall, false-positive rate and ROC AUC of class probabilities (N, K) against integer labels."
+    "Accuracy, precision, recall, F1, false-positive rate and ROC AUC of class probabilities (N, K) against integer labels (macro averages over K > 2 classes)."
     P, y = _labels_probs(probs, labels)
     K, pred = P.shape[1], P.argmax(1)
     avg = dict(average='binary') if K == 2 else dict(average='macro', labels=range(K))
     return dict(accuracy=float(skm.accuracy_score(y, pred)),
                 precision=float(skm.precision_score(y, pred, zero_division=0, **avg)),
                 recall=float(skm.recall_score(y, pred, zero_division=0, **avg)),
+                f1=float(skm.f1_score(y, pred, zero_division=0, **avg)),
                 fpr=false_positive_rate(P, y),
                 roc_auc=_roc_auc(P, y))
 
@@ -114,8 +115,18 @@ def _roc_auc(P, y) -> float:
 
 def classification_metrics(names=('accuracy', 'precision', 'recall', 'fpr', 'roc_auc')) -> list:
     "fastai metrics for a classification Learner with logits (N, K): softmax, accumulated over the validation set and ranks."
-    return [AccumMetric(lambda p, y, n=n: classification_report(p, y)[n], name=n, flatten=False, activation=ActivationType.Softmax)
-            for n in names]
+    return [AccumMetric(lambda p, y, n=n: classification_report(p.float().softmax(-1), y)[n], name=n, flatten=False) for n in names]
+
+def plot_confusion(probs, labels, names=None, ax=None, title:str=''):
+    "The confusion matrix of the arg-max predictions, each row (true class) normalised to fractions, with the class `names`."
+    import matplotlib.pyplot as plt
+    P, y = _labels_probs(probs, labels)
+    K = P.shape[1]
+    if ax is None: _, ax = plt.subplots(figsize=(1.1 + 0.55*K, 0.9 + 0.5*K))
+    skm.ConfusionMatrixDisplay.from_predictions(y, P.argmax(1), labels=range(K), display_labels=names or range(K), normalize='true',
+                                                values_format='.2f', colorbar=False, ax=ax, xticks_rotation='vertical')
+    ax.set_title(title)
+    return ax
 
 # %% ../nbs/09_metrics.ipynb #5c1d0a02
 def vote_report(p_pred, p_true, lo:float=0.2, hi:float=0.8) -> dict:

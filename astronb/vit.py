@@ -102,6 +102,7 @@ class ViTConfig:
     layer: str = 'plain'        # 'plain' or 'pcm'
     pcm_kernel: int = 3         # 1 during MAE pretraining, 3 for fine-tuning
     drop_path: float = 0.
+    global_pool: bool = False   # features: the mean of the patch tokens (C-MAE fine-tuning) instead of the class token
 
     def __post_init__(self):
         if self.layer not in ('plain', 'pcm'): raise ValueError(f"ViTConfig.layer must be 'plain' or 'pcm', got {self.layer!r}")
@@ -156,8 +157,9 @@ class ViTEncoder(nn.Module):
         return self.norm(t)
 
     def forward_features(self, x):
-        "The class token's features (B, num_features)."
-        return self.forward_tokens(x)[:, 0]
+        "The class token's features (B, num_features), or with `cfg.global_pool` the mean of the patch tokens'."
+        t = self.forward_tokens(x)
+        return t[:, 1:].mean(1) if self.cfg.global_pool else t[:, 0]
 
     forward = forward_features
 

@@ -48,3 +48,17 @@ def test_unknown_data_is_refused_by_name(tmp_path):
     (tmp_path/'notes.txt').write_text('not data')
     r = astronb('pretrain', '--preset', 'tiny_plain', '--data', tmp_path/'notes.txt', '--out', tmp_path/'run', '--epochs', '1')
     assert r.returncode == 2 and 'notes.txt: not a data set astronb reads' in r.stderr, r.stderr
+
+
+def test_morphology_classification_on_galaxy10(tmp_path):
+    "finetune --target label on a Galaxy10 file: class logits, accuracy and F1, the confusion matrix with Galaxy10's class names."
+    data = galaxy10(tmp_path/'g10.h5', n=300)
+    run = tmp_path/'cls'
+    r = astronb('finetune', '--arch', 'from-scratch plain-ViT', '--vit-preset', 'tiny_plain', '--data', data, '--target', 'label',
+                '--label-smoothing', '0.1', '--global-pool', '--epochs', '1', '--bs', '8', '--out', run)
+    assert r.returncode == 0, r.stderr
+    r = astronb('evaluate', run, '--plot', tmp_path/'confusion.png')
+    assert r.returncode == 0 and 'accuracy' in r.stdout and 'f1' in r.stdout and (tmp_path/'confusion.png').exists(), r.stderr
+    with h5py.File(data, 'r+') as f: f['ans'][5] = 12
+    r = astronb('finetune', '--arch', 'from-scratch plain-ViT', '--data', data, '--target', 'label', '--out', tmp_path/'bad')
+    assert r.returncode == 2 and "'ans' labels outside 0..9" in r.stderr and not (tmp_path/'bad').exists(), r.stderr
