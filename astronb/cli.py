@@ -70,7 +70,7 @@ def finetune_config(a) -> FinetuneConfig:
     if a.target in ('gz_smooth', 'label') and a.bins is None: recipe['bins'] = None     # a recipe's redshift bins do not apply to votes or classes
     return FinetuneConfig(**{**recipe, 'seed': a.seed if a.seed is not None else recipe.get('seed')}, arch=arch, pretrained=a.pretrained,
                           data=data, vit_preset=a.vit_preset, backbone=a.backbone, colours=a.colours, precision=a.precision,
-                          nan_policy=a.nan_policy, **cat)
+                          nan_policy=a.nan_policy, imagenet=a.imagenet, adapt_bands=a.adapt_bands, **cat)
 
 def _experiment_kw(a) -> dict:
     return dict(pretrain_epochs=a.pretrain_epochs, finetune_epochs=a.finetune_epochs, lr=a.lr, bs=a.bs, precision=a.precision, rt=_runtime(a))
@@ -160,6 +160,8 @@ def _training_parsers(sub):
     ft.add_argument('--z-col', default='z', help="the catalogue's spectroscopic redshift column")
     ft.add_argument('--colours', action='store_true', help='the magnitude block also reads the colours of adjacent bands')
     ft.add_argument('--vit-preset', default='astromae_plain', help='encoder shape of from-scratch ViTs (an MAE preset)')
+    ft.add_argument('--imagenet', type=Path, default=None, help="a from-scratch plain ViT starts from this ImageNet ViT's weights (timm state dict, .pth or .safetensors)")
+    ft.add_argument('--adapt-bands', action='store_true', help="adapt the --imagenet weights' RGB patch embedding to the data's bands")
     ft.add_argument('--backbone', default=None, help="encoder of 'from-scratch Hayat et al.': a MoCo preset (e.g. hayat_resnet50)")
     ft.add_argument('--recipe', default=None, choices=list(FINETUNE_PRESETS), help='a fine-tuning preset (e.g. cmae_table10); options below override it')
     ft.set_defaults(bs=None)

@@ -24,6 +24,7 @@ from .data import astromae_split, catalogue_dls, catalogue_inputs, pretrain_dls,
 from .heads import ARCHITECTURES, TABLE_IV, redshift_net
 from .learner import Autocast, Compile, EMA, NaNGuard, auto_precision
 from .mae import MAE, MAEConfig, MAE_PRESETS, extract_encoder, mae_learner, mae_preset, mae_schedule, plot_reconstructions, reconstruction_baselines
+from .vit import load_imagenet_weights
 from .moco import MoCo, MoCoConfig, MOCO_PRESETS, contrastive_scores, moco_dls, moco_encoder, moco_learner, moco_preset, moco_schedule
 from .spectra import (SPENDER_PRESETS, SpectrumAutoencoder, SpenderConfig, fit_grid, reads_spectra, spectrum_baselines,
                              spectrum_encoder, spender_dls, spender_learner, spender_preset, spender_schedule)
@@ -224,6 +225,8 @@ class FinetuneConfig:
     drop_path: float = 0.                       # stochastic depth of the encoder's blocks
     label_smoothing: float = 0.                 # of the cross-entropy of class labels (target 'label')
     global_pool: bool = False                   # a ViT encoder's features: the mean of its patch tokens (C-MAE), not the class token
+    imagenet: str = None                        # a from-scratch plain ViT starts from this ImageNet ViT's weights (a timm state dict file)
+    adapt_bands: bool = False                   # adapt those weights' RGB patch embedding to the data's bands
     labels: int = None                          # train on this many galaxies drawn from outside the validation and test splits
     label_seed: int = 0                         # the draw of `labels` (the split itself stays the seed's)
     source: str = ''
@@ -253,7 +256,9 @@ class FinetuneConfig:
         _check(self, 'pretrained', bool(self.pretrained) == pretrained,
                f"{self.arch} {'fine-tunes a pretrained encoder: give the pretraining run' if pretrained else 'trains from scratch: give no pretraining run'}")
         _check(self, 'data', self.data is not None or pretrained, "give the survey (or catalogue) file")
-        self.pretrained, self.data = _abs(self.pretrained), _abs(self.data)
+        _check(self, 'imagenet', not self.imagenet or (layer == 'plain' and not pretrained),
+               "ImageNet weights start a from-scratch plain ViT ('from-scratch plain-ViT' or 'from-scratch plain-ViT-magnitude')")
+        self.pretrained, self.data, self.imagenet = _abs(self.pretrained), _abs(self.data), _abs(self.imagenet)
         self.mag_cols, self.err_cols = tuple(self.mag_cols), tuple(self.err_cols)
         _check_ranges(self, epochs=_POSITIVE_INT, bs=_POSITIVE_INT, lr=_POSITIVE, ema=_DECAY, wd=(lambda v: v >= 0, "must not be negative"),
                       noise=(lambda v: v >= 0, "must not be negative"), bins=(lambda v: isinstance(v, int) and v >= 2, "at least 2 redshift bins"),
@@ -289,7 +294,7 @@ def run_config(cfg, model:dict) -> dict:
     command = {PretrainConfig: 'pretrain', FinetuneConfig: 'finetune'}[type(cfg)]
     return json.loads(json.dumps(dict(command=command, format=RUN_FORMAT, **asdict(cfg), model=model)))
 
-NEW_FIELDS = dict(pretrain=dict(nan_policy='error'), finetune=dict(nan_policy='error', label_smoothing=0., global_pool=False))     # fields added to the run configs since their format; a run without one had its default
+NEW_FIELDS = dict(pretrain=dict(nan_policy='error'), finetune=dict(nan_policy='error', label_smoothing=0., global_pool=False, imagenet=None, adapt_bands=False))     # fields added to the run configs since their format; a run without one had its default
 
 def _with_new_fields(config:dict) -> dict: return {**config, **{k: v for k, v in NEW_FIELDS[config['command']].items() if k not in config}}
 
@@ -551,8 +556,10 @@ def _new_network(cfg:FinetuneConfig, rd:RedshiftData, pre:Run=None):
         encoder = build_encoder({**spec, 'drop_path': cfg.drop_path})
     if encoder is not None and encoder.cfg.in_chans != rd.in_chans:
         raise ValueError(f"{cfg.data}: {rd.in_chans} bands, the encoder reads {encoder.cfg.in_chans}")
-    net = redshift_net(cfg.arch, encoder=encoder, vit=replace(vit, global_pool=cfg.global_pool), in_chans=rd.in_chans or 5, n_mags=rd.n_mags or 5,
+    vit = replace(vit, global_pool=cfg.global_pool, pos_embed='learned' if cfg.imagenet else vit.pos_embed)
+    net = redshift_net(cfg.arch, encoder=encoder, vit=vit, in_chans=rd.in_chans or 5, n_mags=rd.n_mags or 5,
                        n_bins=cfg.bins, colours=cfg.colours, mag_errors=bool(cfg.err_cols), n_classes=rd.n_classes)
+    if cfg.imagenet: load_imagenet_weights(net.encoder, cfg.imagenet, cfg.adapt_bands)
     if cfg.global_pool:
         if not hasattr(getattr(net.encoder, 'cfg', None), 'global_pool'): raise ValueError(f"FinetuneConfig.global_pool: {cfg.arch} has no ViT encoder to pool")
         net.encoder.cfg.global_pool = True
@@ -579,7 +586,7 @@ def _same_recipe(cfg:FinetuneConfig, run:Run):
 def finetune(cfg:FinetuneConfig, out, resume:bool=False, rt:Runtime=Runtime(), restart:bool=False) -> Run:
     """Fine-tune `cfg`'s redshift network with a checkpoint per epoch in `out`; `resume` continues it (same config and data) without
     reading the pretraining run again, `restart` deletes the checkpoints in `out` first."""
-    check_output(out, data=cfg.data, pretrained=cfg.pretrained)
+    check_output(out, data=cfg.data, pretrained=cfg.pretrained, imagenet=cfg.imagenet)
     from functools import partial
     from fastai.learner import Learner
     from fastai.losses import CrossEntropyLossFlat

@@ -8,6 +8,7 @@ Docs: https://astronb.github.io/astronb/vit.html.md"""
 from __future__ import annotations
 import math
 from dataclasses import dataclass, asdict
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -17,7 +18,7 @@ from timm.models.vision_transformer import Block
 
 # %% auto #0
 __all__ = ['PCM', 'pointwise', 'PCMBlock', 'set_fused_attention', 'plain_tensor', 'attention_for_device', 'patchify',
-           'unpatchify', 'ViTConfig', 'ViTEncoder', 'inflate_pcm']
+           'unpatchify', 'ViTConfig', 'ViTEncoder', 'inflate_pcm', 'read_state_dict', 'load_imagenet_weights']
 
 # %% ../nbs/03_vit.ipynb #e2542434
 class PCM(nn.Module):
@@ -103,9 +104,11 @@ class ViTConfig:
     pcm_kernel: int = 3         # 1 during MAE pretraining, 3 for fine-tuning
     drop_path: float = 0.
     global_pool: bool = False   # features: the mean of the patch tokens (C-MAE fine-tuning) instead of the class token
+    pos_embed: str = 'sincos'   # fixed 2-d sine-cosine positions (MAE), or 'learned' (initialised so; ImageNet ViTs')
 
     def __post_init__(self):
         if self.layer not in ('plain', 'pcm'): raise ValueError(f"ViTConfig.layer must be 'plain' or 'pcm', got {self.layer!r}")
+        if self.pos_embed not in ('sincos', 'learned'): raise ValueError(f"ViTConfig.pos_embed must be 'sincos' or 'learned', got {self.pos_embed!r}")
         if self.img_size % self.patch_size: raise ValueError(f"ViTConfig: image size {self.img_size} is not divisible by the patch size {self.patch_size}")
         if self.embed_dim % self.num_heads: raise ValueError(f"ViTConfig: embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}")
 
@@ -116,7 +119,9 @@ class ViTEncoder(nn.Module):
         self.cfg = cfg
         self.grid = (cfg.img_size // cfg.patch_size,)*2
         self.patch_embed = PatchEmbed(cfg.img_size, cfg.patch_size, cfg.in_chans, cfg.embed_dim)
-        self.register_buffer('pos_embed', build_sincos2d_pos_embed(list(self.grid), cfg.embed_dim)[None], persistent=False)
+        pos = build_sincos2d_pos_embed(list(self.grid), cfg.embed_dim)[None]
+        if cfg.pos_embed == 'learned': self.pos_embed = nn.Parameter(pos)
+        else: self.register_buffer('pos_embed', pos, persistent=False)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.embed_dim))
         dpr = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
         make = (lambda i: PCMBlock(cfg.embed_dim, cfg.num_heads, cfg.mlp_ratio, cfg.pcm_kernel, qkv_bias=True, drop_path=dpr[i])) \
@@ -187,3 +192,40 @@ def inflate_pcm(encoder:ViTEncoder, kernel:int=3) -> ViTEncoder:
             state[k] = w
     new.load_state_dict(state)
     return new
+
+# %% ../nbs/03_vit.ipynb #vt000002
+def read_state_dict(path) -> dict:
+    "The tensors of a weight file: safetensors, or a PyTorch checkpoint (a state dict, or one under 'model' or 'state_dict'); errors name the file."
+    path = Path(path)
+    try:
+        if path.suffix == '.safetensors':
+            from safetensors.torch import load_file
+            sd = load_file(path)
+        else: sd = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e: raise ValueError(f"{path}: not a readable weight file ({e})") from None
+    for k in ('model', 'state_dict'):
+        if isinstance(sd, dict) and isinstance(sd.get(k), dict): sd = sd[k]
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()): raise ValueError(f"{path}: holds no state dict of tensors")
+    return sd
+
+def load_imagenet_weights(encoder:ViTEncoder, path, adapt_bands:bool=False) -> ViTEncoder:
+    "`encoder` (plain layers, learned positions) with the weights of the timm ViT in file `path`, its positions resampled and, with `adapt_bands`, its RGB patch embedding adapted to the encoder's bands."
+    from timm.layers import resample_abs_pos_embed
+    from timm.models._manipulate import adapt_input_conv
+    cfg, sd = encoder.cfg, read_state_dict(path)
+    if cfg.pos_embed != 'learned' or cfg.layer != 'plain': raise ValueError("load_imagenet_weights: build the encoder with layer='plain' and pos_embed='learned'")
+    if missing := [k for k in ('cls_token', 'pos_embed', 'patch_embed.proj.weight') if k not in sd]:
+        raise ValueError(f"{path}: not a timm ViT state dict (no {missing})")
+    w = sd['patch_embed.proj.weight']
+    if w.shape[1] != cfg.in_chans:
+        if not adapt_bands: raise ValueError(f"{path}: its patch embedding reads {w.shape[1]} bands, the encoder {cfg.in_chans}; adapt it with adapt_bands=True (--adapt-bands)")
+        w = adapt_input_conv(cfg.in_chans, w)
+    pos = resample_abs_pos_embed(sd['pos_embed'].float(), list(encoder.grid), num_prefix_tokens=1) if sd['pos_embed'].shape[-1] == cfg.embed_dim else sd['pos_embed']
+    new = {'cls_token': sd['cls_token'] + pos[:, :1], 'pos_embed': pos[:, 1:], 'patch_embed.proj.weight': w,
+           **{k: v for k, v in sd.items() if k.startswith(('blocks.', 'norm.', 'patch_embed.proj.bias'))}}
+    own = encoder.state_dict()
+    if wrong := [f"{k} {tuple(v.shape)} (the encoder's {tuple(own[k].shape)})" for k, v in new.items() if k in own and own[k].shape != v.shape]:
+        raise ValueError(f"{path}: weights of another shape than the encoder's: {', '.join(wrong[:3])}")
+    if missing := sorted(set(own) - set(new)): raise ValueError(f"{path}: no weights for the encoder's {missing[:5]}")
+    encoder.load_state_dict({k: new[k] for k in own})
+    return encoder

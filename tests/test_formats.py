@@ -62,3 +62,17 @@ def test_morphology_classification_on_galaxy10(tmp_path):
     with h5py.File(data, 'r+') as f: f['ans'][5] = 12
     r = astronb('finetune', '--arch', 'from-scratch plain-ViT', '--data', data, '--target', 'label', '--out', tmp_path/'bad')
     assert r.returncode == 2 and "'ans' labels outside 0..9" in r.stderr and not (tmp_path/'bad').exists(), r.stderr
+
+
+def test_imagenet_weights_start_a_vit_on_galaxy10(tmp_path):
+    "finetune --imagenet FILE: a ViT-B/16-like state dict (small, random, saved here) starts the ViT; a wrong-shaped one is refused by name."
+    import timm, torch
+    data = galaxy10(tmp_path/'g10.h5', n=300)
+    torch.save(timm.models.VisionTransformer(img_size=32, patch_size=8, embed_dim=96, depth=4, num_heads=3, num_classes=0).state_dict(), tmp_path/'vit.pth')
+    args = ['finetune', '--arch', 'from-scratch plain-ViT', '--vit-preset', 'tiny_plain', '--data', data, '--target', 'label', '--epochs', '1', '--bs', '8']
+    r = astronb(*args, '--imagenet', tmp_path/'vit.pth', '--out', tmp_path/'run')
+    assert r.returncode == 0, r.stderr
+    torch.save(timm.models.VisionTransformer(img_size=32, patch_size=8, embed_dim=64, depth=4, num_heads=2, num_classes=0).state_dict(), tmp_path/'narrow.pth')
+    r = astronb(*args, '--imagenet', tmp_path/'narrow.pth', '--out', tmp_path/'bad')
+    assert r.returncode == 2 and "narrow.pth: weights of another shape than the encoder's: cls_token (1, 1, 64) (the encoder's (1, 1, 96))" in r.stderr, r.stderr
+    assert not (tmp_path/'bad').exists()
