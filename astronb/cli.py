@@ -13,7 +13,7 @@ import argparse, ast, warnings
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
 from pathlib import Path
 
-from .experiment import (FINETUNE_AUGMENTS, FINETUNE_PRESETS, FINETUNE_TARGETS, MODALITIES, SCHEDULES, FinetuneConfig, PretrainConfig, Run, Runtime, PRETRAIN_METHODS, embedded_survey,
+from .experiment import (FINETUNE_AUGMENTS, FINETUNE_PRESETS, FINETUNE_TARGETS, TRAIN_SPLITS, MODALITIES, SCHEDULES, FinetuneConfig, PretrainConfig, Run, Runtime, PRETRAIN_METHODS, embedded_survey,
                                 evaluate, finetune, pretrain, quickstart, table4)
 from .represent import (LABEL_EFFICIENCY_METRICS, PROBES, SPLITS, embed, label_efficiency, map_figures, plot_label_efficiency, plot_similar, probe,
                                run_embeddings, similar)
@@ -56,7 +56,7 @@ def pretrain_config(a) -> PretrainConfig:
                           lr=a.lr, seed=a.seed, precision=a.precision, ema=a.ema, nan_policy=a.nan_policy)
 
 _RECIPE = ('epochs', 'bs', 'lr', 'wd', 'noise', 'augment', 'ema', 'schedule', 'warmup_epochs', 'milestones', 'layer_decay', 'encoder_lr',
-           'drop_path', 'labels', 'label_seed', 'bins', 'target', 'label_smoothing', 'global_pool')
+           'drop_path', 'labels', 'label_seed', 'bins', 'target', 'label_smoothing', 'global_pool', 'train_split', 'fraction')
 
 def finetune_config(a) -> FinetuneConfig:
     """The `FinetuneConfig` of `astronb finetune`'s options: a catalogue, or a pretraining run (its survey by default), or a survey;
@@ -181,7 +181,10 @@ def _training_parsers(sub):
     ft.add_argument('--label-smoothing', type=float, default=None, help='of the cross-entropy of --target label')
     ft.add_argument('--global-pool', action='store_true', default=None, help="a ViT's features: the mean of its patch tokens (C-MAE), not the class token")
     ft.add_argument('--labels', type=int, default=None, help='train on this many galaxies drawn from outside the validation and test splits')
-    ft.add_argument('--label-seed', type=int, default=None, help='the draw of --labels (default 0)')
+    ft.add_argument('--label-seed', type=int, default=None, help='the draw of --labels and --fraction (default 0)')
+    ft.add_argument('--train-split', default=None, choices=list(TRAIN_SPLITS),
+                    help="astromae (default): the labelled 7%% of AstroMAE's split; all: every galaxy outside its validation and test sets")
+    ft.add_argument('--fraction', type=float, default=None, help='train on this nested fraction of the training galaxies, in (0, 1]')
     ft.add_argument('--drop-path', type=float, default=None, help='stochastic depth of the encoder blocks')
     ft.add_argument('--bins', type=int, default=None, help="Pasquet et al.'s binned output, e.g. 180 over 0 <= z <= 0.4")
     ft.add_argument('--seed', type=int, default=None, help="default: the pretraining run's (it fixes the split), else 42")

@@ -20,7 +20,7 @@ from .bands import usable_magnitudes
 from .checkpoint import fit_run, latest_checkpoint, read_checkpoint, model_weights
 from .files import check_output, file_identity
 from fastai.torch_core import rank_distrib
-from .data import astromae_split, catalogue_dls, catalogue_inputs, pretrain_dls, random_split, read_catalogue, read_data, redshift_dls
+from .data import astromae_split, catalogue_dls, catalogue_inputs, label_subset, pretrain_dls, random_split, read_catalogue, read_data, redshift_dls
 from .heads import ARCHITECTURES, TABLE_IV, redshift_net
 from .learner import Autocast, Compile, EMA, NaNGuard, auto_precision
 from .mae import MAE, MAEConfig, MAE_PRESETS, extract_encoder, mae_learner, mae_preset, mae_schedule, plot_reconstructions, reconstruction_baselines
@@ -37,12 +37,12 @@ from .survey import SurveyConfig, default_survey_path, make_survey
 
 # %% auto #0
 __all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'NAN_POLICIES', 'RUN_FORMAT', 'SCHEDULES', 'FINETUNE_AUGMENTS', 'FINETUNE_TARGETS',
-           'FINETUNE_PRESETS', 'NEW_FIELDS', 'MODALITIES', 'TARGET_KINDS', 'PretrainMethod', 'register_method',
-           'check_bands', 'fit_bands', 'fit_clip', 'init_clip', 'embedded_survey', 'PretrainConfig', 'FinetuneConfig',
-           'finetune_preset', 'run_config', 'upgrade_config', 'encoder_modality', 'Run', 'build_model', 'check_device',
-           'Runtime', 'training_callbacks', 'pretrain', 'target_kind', 'usable_labels', 'label_pool', 'draw_labels',
-           'RedshiftData', 'redshift_data', 'finetune', 'predict', 'evaluate', 'plot_runs', 'experiment', 'quickstart',
-           'table4']
+           'TRAIN_SPLITS', 'FINETUNE_PRESETS', 'NEW_FIELDS', 'MODALITIES', 'TARGET_KINDS', 'PretrainMethod',
+           'register_method', 'check_bands', 'fit_bands', 'fit_clip', 'init_clip', 'embedded_survey', 'PretrainConfig',
+           'FinetuneConfig', 'finetune_preset', 'run_config', 'upgrade_config', 'encoder_modality', 'Run',
+           'build_model', 'check_device', 'Runtime', 'training_callbacks', 'pretrain', 'target_kind', 'usable_labels',
+           'label_pool', 'draw_labels', 'RedshiftData', 'redshift_data', 'finetune', 'predict', 'evaluate', 'plot_runs',
+           'experiment', 'quickstart', 'table4']
 
 # %% ../nbs/11_experiment.ipynb #36b18a9f
 @dataclass(frozen=True)
@@ -228,6 +228,8 @@ class FinetuneConfig:
     imagenet: str = None                        # a from-scratch plain ViT starts from this ImageNet ViT's weights (a timm state dict file)
     adapt_bands: bool = False                   # adapt those weights' RGB patch embedding to the data's bands
     labels: int = None                          # train on this many galaxies drawn from outside the validation and test splits
+    train_split: str = 'astromae'               # 'astromae': the labelled 7% of AstroMAE's split; 'all': every galaxy outside its validation and test sets (Galaxy10)
+    fraction: float = 1.                        # train on this nested fraction of the training galaxies (the Galaxy10 study: 0.4 ... 1), drawn with `label_seed`
     label_seed: int = 0                         # the draw of `labels` (the split itself stays the seed's)
     source: str = ''
 
@@ -240,6 +242,8 @@ class FinetuneConfig:
         _check(self, 'target', self.target == 'z' or (self.arch != 'magnitude-only' and not self.bins),
                "vote fractions are predicted from images, with one output (no --bins)")
         _check(self, 'labels', self.labels is None or self.labels >= 1, "at least 1 labelled galaxy")
+        _check(self, 'train_split', self.train_split in TRAIN_SPLITS, f"one of {TRAIN_SPLITS}")
+        _check(self, 'fraction', 0 < self.fraction <= 1, "a fraction in (0, 1]")
         _check(self, 'encoder_lr', self.encoder_lr is None or self.encoder_lr > 0, "a positive fraction of the head's rate")
         _check(self, 'encoder_lr', not (self.encoder_lr and self.layer_decay), "give either encoder_lr or layer_decay, not both")
         _check(self, 'arch', self.arch in ARCHITECTURES, f"known architectures: {', '.join(ARCHITECTURES)}")
@@ -272,6 +276,7 @@ class FinetuneConfig:
 SCHEDULES = ('cyclic', 'warmup_cosine', 'multistep')
 FINETUNE_AUGMENTS = ('astromae', 'hayat')
 FINETUNE_TARGETS = ('z', 'gz_smooth', 'label')
+TRAIN_SPLITS = ('astromae', 'all')
 
 FINETUNE_PRESETS = dict(
     astromae_table1=dict(epochs=700, bs=1024, lr=1e-4, wd=0.005, noise=0.05, seed=42, source='AstroMAE Table I'),
@@ -294,7 +299,8 @@ def run_config(cfg, model:dict) -> dict:
     command = {PretrainConfig: 'pretrain', FinetuneConfig: 'finetune'}[type(cfg)]
     return json.loads(json.dumps(dict(command=command, format=RUN_FORMAT, **asdict(cfg), model=model)))
 
-NEW_FIELDS = dict(pretrain=dict(nan_policy='error'), finetune=dict(nan_policy='error', label_smoothing=0., global_pool=False, imagenet=None, adapt_bands=False))     # fields added to the run configs since their format; a run without one had its default
+NEW_FIELDS = dict(pretrain=dict(nan_policy='error'), finetune=dict(nan_policy='error', label_smoothing=0., global_pool=False, imagenet=None, adapt_bands=False,
+                                                                 train_split='astromae', fraction=1.))     # fields added to the run configs since their format; a run without one had its default
 
 def _with_new_fields(config:dict) -> dict: return {**config, **{k: v for k, v in NEW_FIELDS[config['command']].items() if k not in config}}
 
@@ -526,13 +532,16 @@ def redshift_data(cfg:FinetuneConfig) -> RedshiftData:
     if cfg.images:
         data = read_data(cfg.data, nan_policy=cfg.nan_policy)
         mags, n_classes = ARCHITECTURES[cfg.arch][3], _check_classes(data) if cfg.target == 'label' else None
-        split = _labelled_split(data, astromae_split(len(data), seed=cfg.seed), mags, cfg.labels, cfg.label_seed, cfg.target)
+        s = astromae_split(len(data), seed=cfg.seed)
+        split = _labelled_split(data, {**s, 'train': label_pool(s)} if cfg.train_split == 'all' else s, mags, cfg.labels, cfg.label_seed, cfg.target)
+        if cfg.fraction < 1: split['train'] = label_subset(split['train'], cfg.fraction, cfg.label_seed)
         if cfg.bins: _check_bins(np.asarray(data.column('z'), dtype=float)[np.concatenate(list(split.values()))], cfg.bins, data.source, 'z')
         return RedshiftData(data, split, data.column('dered_mag').shape[1] if mags else 0, data.image_shape[0], n_classes)
     cat = read_catalogue(cfg.data, cfg.mag_cols, cfg.z_col, cfg.err_cols or None)
     _check_bins(cat['z'], cfg.bins, cat['source'], cfg.z_col)
     split = random_split(len(cat['z']), dict(train=0.7, valid=0.1, test=0.2), seed=cfg.seed)
     if cfg.labels: split['train'] = draw_labels(split['train'], cfg.labels, cfg.label_seed, cat['source'])
+    if cfg.fraction < 1: split['train'] = label_subset(split['train'], cfg.fraction, cfg.label_seed)
     return RedshiftData(cat, split, cat['mag'].shape[1])
 
 def _schedule(cfg:FinetuneConfig, learn):
