@@ -37,12 +37,12 @@ from .survey import SurveyConfig, default_survey_path, make_survey
 
 # %% auto #0
 __all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'NAN_POLICIES', 'RUN_FORMAT', 'SCHEDULES', 'FINETUNE_AUGMENTS', 'FINETUNE_TARGETS',
-           'TRAIN_SPLITS', 'FINETUNE_PRESETS', 'NEW_FIELDS', 'MODALITIES', 'TARGET_KINDS', 'PretrainMethod',
-           'register_method', 'check_bands', 'fit_bands', 'fit_clip', 'init_clip', 'embedded_survey', 'PretrainConfig',
-           'FinetuneConfig', 'finetune_preset', 'run_config', 'upgrade_config', 'encoder_modality', 'Run',
-           'build_model', 'check_device', 'Runtime', 'training_callbacks', 'pretrain', 'target_kind', 'usable_labels',
-           'label_pool', 'draw_labels', 'RedshiftData', 'redshift_data', 'finetune', 'predict', 'evaluate', 'plot_runs',
-           'experiment', 'quickstart', 'table4']
+           'TRAIN_SPLITS', 'FINETUNE_PRESETS', 'NEW_FIELDS', 'NEW_ENCODER_FIELDS', 'MODALITIES', 'TARGET_KINDS',
+           'PretrainMethod', 'register_method', 'check_bands', 'fit_bands', 'fit_clip', 'init_clip', 'embedded_survey',
+           'PretrainConfig', 'FinetuneConfig', 'finetune_preset', 'run_config', 'upgrade_config', 'encoder_modality',
+           'Run', 'build_model', 'check_device', 'Runtime', 'training_callbacks', 'pretrain', 'target_kind',
+           'usable_labels', 'label_pool', 'draw_labels', 'RedshiftData', 'redshift_data', 'finetune', 'predict',
+           'evaluate', 'plot_runs', 'experiment', 'quickstart', 'table4']
 
 # %% ../nbs/11_experiment.ipynb #36b18a9f
 @dataclass(frozen=True)
@@ -302,7 +302,17 @@ def run_config(cfg, model:dict) -> dict:
 NEW_FIELDS = dict(pretrain=dict(nan_policy='error'), finetune=dict(nan_policy='error', label_smoothing=0., global_pool=False, imagenet=None, adapt_bands=False,
                                                                  train_split='astromae', fraction=1.))     # fields added to the run configs since their format; a run without one had its default
 
-def _with_new_fields(config:dict) -> dict: return {**config, **{k: v for k, v in NEW_FIELDS[config['command']].items() if k not in config}}
+NEW_ENCODER_FIELDS = dict(global_pool=False, pos_embed='sincos')     # ViT config fields added since; an encoder without one had its default
+
+def _with_encoder_fields(x):
+    "Stored model config `x` with the `NEW_ENCODER_FIELDS` defaults added to every ViT encoder config within it."
+    if isinstance(x, list): return [_with_encoder_fields(v) for v in x]
+    if not isinstance(x, dict): return x
+    x = {k: _with_encoder_fields(v) for k, v in x.items()}
+    return {**NEW_ENCODER_FIELDS, **x} if {'patch_size', 'embed_dim', 'num_heads'} <= set(x) else x
+
+def _with_new_fields(config:dict) -> dict:
+    return {**config, **{k: v for k, v in NEW_FIELDS[config['command']].items() if k not in config}, 'model': _with_encoder_fields(config.get('model'))}
 
 def upgrade_config(config:dict, path) -> dict:
     "A run's stored config in today's form; runs of astronb 0.0.1 (format 1): pretraining upgraded, fine-tuning refused with what to do."
