@@ -56,7 +56,8 @@ def pretrain_config(a) -> PretrainConfig:
                           lr=a.lr, seed=a.seed, precision=a.precision, ema=a.ema, nan_policy=a.nan_policy)
 
 _RECIPE = ('epochs', 'bs', 'lr', 'wd', 'noise', 'augment', 'ema', 'schedule', 'warmup_epochs', 'milestones', 'layer_decay', 'encoder_lr',
-           'drop_path', 'labels', 'label_seed', 'bins', 'target', 'label_smoothing', 'global_pool', 'train_split', 'fraction')
+           'drop_path', 'labels', 'label_seed', 'bins', 'target', 'label_smoothing', 'global_pool', 'train_split', 'fraction',
+           'early_stop', 'early_stop_delta')
 
 def finetune_config(a) -> FinetuneConfig:
     """The `FinetuneConfig` of `astronb finetune`'s options: a catalogue, or a pretraining run (its survey by default), or a survey;
@@ -185,6 +186,8 @@ def _training_parsers(sub):
     ft.add_argument('--train-split', default=None, choices=list(TRAIN_SPLITS),
                     help="astromae (default): the labelled 7%% of AstroMAE's split; all: every galaxy outside its validation and test sets")
     ft.add_argument('--fraction', type=float, default=None, help='train on this nested fraction of the training galaxies, in (0, 1]')
+    ft.add_argument('--early-stop', type=int, default=None, help='stop after this many epochs with the validation loss above its best by more than --early-stop-delta (Galaxy10: 3)')
+    ft.add_argument('--early-stop-delta', type=float, default=None, help='default 0.03 (Galaxy10)')
     ft.add_argument('--drop-path', type=float, default=None, help='stochastic depth of the encoder blocks')
     ft.add_argument('--bins', type=int, default=None, help="Pasquet et al.'s binned output, e.g. 180 over 0 <= z <= 0.4")
     ft.add_argument('--seed', type=int, default=None, help="default: the pretraining run's (it fixes the split), else 42")

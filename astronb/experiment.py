@@ -22,7 +22,7 @@ from .files import check_output, file_identity
 from fastai.torch_core import rank_distrib
 from .data import astromae_split, catalogue_dls, catalogue_inputs, label_subset, pretrain_dls, random_split, read_catalogue, read_data, redshift_dls
 from .heads import ARCHITECTURES, TABLE_IV, redshift_net
-from .learner import Autocast, Compile, EMA, NaNGuard, auto_precision
+from .learner import Autocast, Compile, EMA, EarlyStopping, NaNGuard, auto_precision
 from .mae import MAE, MAEConfig, MAE_PRESETS, extract_encoder, mae_learner, mae_preset, mae_schedule, plot_reconstructions, reconstruction_baselines
 from .vit import load_imagenet_weights
 from .moco import MoCo, MoCoConfig, MOCO_PRESETS, contrastive_scores, moco_dls, moco_encoder, moco_learner, moco_preset, moco_schedule
@@ -229,6 +229,8 @@ class FinetuneConfig:
     adapt_bands: bool = False                   # adapt those weights' RGB patch embedding to the data's bands
     labels: int = None                          # train on this many galaxies drawn from outside the validation and test splits
     train_split: str = 'astromae'               # 'astromae': the labelled 7% of AstroMAE's split; 'all': every galaxy outside its validation and test sets (Galaxy10)
+    early_stop: int = None                      # stop after this many epochs with a validation loss more than `early_stop_delta` above its best (Galaxy10: 3)
+    early_stop_delta: float = 0.03
     fraction: float = 1.                        # train on this nested fraction of the training galaxies (the Galaxy10 study: 0.4 ... 1), drawn with `label_seed`
     label_seed: int = 0                         # the draw of `labels` (the split itself stays the seed's)
     source: str = ''
@@ -244,6 +246,8 @@ class FinetuneConfig:
         _check(self, 'labels', self.labels is None or self.labels >= 1, "at least 1 labelled galaxy")
         _check(self, 'train_split', self.train_split in TRAIN_SPLITS, f"one of {TRAIN_SPLITS}")
         _check(self, 'fraction', 0 < self.fraction <= 1, "a fraction in (0, 1]")
+        _check(self, 'early_stop', self.early_stop is None or self.early_stop >= 1, "a patience of at least 1 epoch")
+        _check(self, 'early_stop_delta', self.early_stop_delta >= 0, "must not be negative")
         _check(self, 'encoder_lr', self.encoder_lr is None or self.encoder_lr > 0, "a positive fraction of the head's rate")
         _check(self, 'encoder_lr', not (self.encoder_lr and self.layer_decay), "give either encoder_lr or layer_decay, not both")
         _check(self, 'arch', self.arch in ARCHITECTURES, f"known architectures: {', '.join(ARCHITECTURES)}")
@@ -300,7 +304,7 @@ def run_config(cfg, model:dict) -> dict:
     return json.loads(json.dumps(dict(command=command, format=RUN_FORMAT, **asdict(cfg), model=model)))
 
 NEW_FIELDS = dict(pretrain=dict(nan_policy='error'), finetune=dict(nan_policy='error', label_smoothing=0., global_pool=False, imagenet=None, adapt_bands=False,
-                                                                 train_split='astromae', fraction=1.))     # fields added to the run configs since their format; a run without one had its default
+                                                                 train_split='astromae', fraction=1., early_stop=None, early_stop_delta=0.03))     # fields added to the run configs since their format; a run without one had its default
 
 NEW_ENCODER_FIELDS = dict(global_pool=False, pos_embed='sincos')     # ViT config fields added since; an encoder without one had its default
 
@@ -626,13 +630,15 @@ def finetune(cfg:FinetuneConfig, out, resume:bool=False, rt:Runtime=Runtime(), r
     if net.needs_magnitudes: net.magnitude.set_stats(rd.magnitudes(rd.split['train']))
     loss = net.bins.loss if net.bins else CrossEntropyLossFlat(label_smoothing=cfg.label_smoothing) if cfg.target == 'label' else _loss[cfg.target]
     opt = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, wd=cfg.wd, decouple_wd=True)
-    learn = Learner(dls, net, loss_func=loss, opt_func=opt, cbs=training_callbacks(cfg, rt),
+    stop = [EarlyStopping(delta=cfg.early_stop_delta, patience=cfg.early_stop)] if cfg.early_stop else []
+    learn = Learner(dls, net, loss_func=loss, opt_func=opt, cbs=training_callbacks(cfg, rt) + stop,
                     metrics=_METRICS[cfg.target](net),
                     **({'splitter': LayerDecay(cfg.layer_decay)} if cfg.layer_decay else {'splitter': EncoderRate(cfg.encoder_lr)} if cfg.encoder_lr else {}))
     fit_run(learn, cfg.epochs, out, sched=_schedule(cfg, learn), config=prev.config if prev else run_config(cfg, model),
             resume=resume, upgrade=upgrade_config, progress=rt.progress, data=file_identity(cfg.data), restart=restart)
-    if not rank_distrib(): print(f"fine-tuned {cfg.arch} for {cfg.epochs} epochs on {len(rd.split['train'])} galaxies: {out}")
-    return Run(out)
+    run = Run(out)
+    if not rank_distrib(): print(f"fine-tuned {cfg.arch} for {run.epoch + 1} epochs on {len(rd.split['train'])} galaxies: {out}")
+    return run
 
 # %% ../nbs/11_experiment.ipynb #d0948c8d
 @torch.no_grad()
