@@ -147,9 +147,9 @@ def read_embeddings(path, data:GalaxyData=None) -> Embeddings:
 
 # %% ../nbs/12_represent.ipynb #r0000040
 def run_embeddings(source, rt:Runtime=Runtime(), modality:str=None) -> Embeddings:
-    """The embeddings of `source`: an embedding file, or a run folder (its survey embedded once into RUN/embeddings.h5, or
+    """The embeddings of `source`: an embedding file, or a run (`Run` or its folder: its survey embedded once into RUN/embeddings.h5, or
     RUN/embeddings-MODALITY.h5 for another `modality` than its encoder's default, again if its weights changed)."""
-    source = Path(source)
+    source = source.path if isinstance(source, Run) else Path(source)
     if not source.is_dir(): return read_embeddings(source)
     run, path = Run(source), source/('embeddings.h5' if modality is None else f'embeddings-{modality}.h5')
     if path.exists():
