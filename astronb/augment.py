@@ -14,8 +14,8 @@ from .bands import SDSS_BANDS, SDSS_PIXEL_SCALE, SF11_R, EFFECTIVE_WAVELENGTH
 
 # %% auto #0
 __all__ = ['HAYAT_AUGMENTATIONS', 'HAYAT_BEST', 'Augmentation', 'rotate', 'Rotate', 'Flip', 'CenterCrop', 'shifted_crop',
-           'JitterCrop', 'GaussianNoise', 'MADNoise', 'band_mad', 'extinction_coefficients', 'deredden', 'Redden',
-           'PSFBlur', 'AugmentBatch', 'hayat_augmentations', 'astromae_augmentations']
+           'JitterCrop', 'RandomResizedCrop', 'GaussianNoise', 'MADNoise', 'band_mad', 'extinction_coefficients',
+           'deredden', 'Redden', 'PSFBlur', 'AugmentBatch', 'hayat_augmentations', 'astromae_augmentations']
 
 # %% ../nbs/02_augment.ipynb #2a92098f
 class Augmentation:
@@ -84,6 +84,25 @@ class JitterCrop(Augmentation):
             raise ValueError(f"JitterCrop(size={self.size}, max_shift={self.max_shift}) needs images of at least "
                              f"{self.size + 2*self.max_shift} pixels, got {h}x{w}")
         return shifted_crop(x, torch.randint(-self.max_shift, self.max_shift + 1, (2, len(x)), generator=generator, device=x.device), self.size)
+
+# %% ../nbs/02_augment.ipynb #au000002
+class RandomResizedCrop(Augmentation):
+    "A window of a random fraction `scale` of the area and aspect ratio in `ratio` (log-uniform), at a random place, resized to `size` x `size`."
+    def __init__(self, size:int, scale=(0.08, 1.), ratio=(3/4, 4/3)):
+        if not 0 < scale[0] <= scale[1] <= 1: raise ValueError(f"RandomResizedCrop scale={scale}: fractions of the area with 0 < low <= high <= 1")
+        if not 0 < ratio[0] <= ratio[1]: raise ValueError(f"RandomResizedCrop ratio={ratio}: positive, low <= high")
+        self.size, self.scale, self.ratio = size, tuple(scale), tuple(ratio)
+
+    def __call__(self, x, generator=None):
+        n = len(x)
+        area = _uniform(n, *self.scale, x, generator)
+        ratio = _uniform(n, *(math.log(r) for r in self.ratio), x, generator).exp()
+        w, h = (area * ratio).sqrt().clamp(max=1), (area / ratio).sqrt().clamp(max=1)          # window sides, fractions of the image's
+        cx, cy = (_uniform(n, 0, 1, x, generator) * 2 - 1) * (1 - w), (_uniform(n, 0, 1, x, generator) * 2 - 1) * (1 - h)   # centres in [-1, 1]
+        zero = torch.zeros_like(w)
+        theta = torch.stack([torch.stack([w, zero, cx], 1), torch.stack([zero, h, cy], 1)], 1)
+        grid = F.affine_grid(theta, [n, x.shape[1], self.size, self.size], align_corners=False)
+        return F.grid_sample(x, grid, mode='bilinear', padding_mode='border', align_corners=False)
 
 # %% ../nbs/02_augment.ipynb #8d92fce5
 class GaussianNoise(Augmentation):

@@ -170,8 +170,8 @@ def _training_parsers(sub):
     ft.add_argument('--lr', type=float, default=None, help='peak learning rate (default 1e-4, Table I)')
     ft.add_argument('--wd', type=float, default=None, help='AdamW weight decay (default 0.005, Table I)')
     ft.add_argument('--noise', type=float, default=None, help='Gaussian noise sigma of the augmentations (default 0.05, section III.A)')
-    ft.add_argument('--augment', default=None, choices=list(FINETUNE_AUGMENTS), help="astromae (default: rotation to 45 deg, flips, noise) or "
-                    "hayat (dereddened, any rotation, jitter-crop)")
+    ft.add_argument('--augment', default=None, choices=list(FINETUNE_AUGMENTS), help="astromae (default: rotation to 45 deg, flips, noise), "
+                    "hayat (dereddened, any rotation, jitter-crop) or cmae (random-resized crop, flips)")
     ft.add_argument('--schedule', default=None, choices=list(SCHEDULES), help='default cyclic (AstroMAE); warmup_cosine (C-MAE); multistep (Hayat)')
     ft.add_argument('--warmup-epochs', type=float, default=None)
     ft.add_argument('--milestones', type=float, nargs='+', default=None, help='multistep: fractions of the epochs where the rate drops 10x (default 0.6 0.9)')

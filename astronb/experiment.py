@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .augment import CenterCrop, JitterCrop, Rotate, astromae_augmentations
+from .augment import CenterCrop, Flip, JitterCrop, RandomResizedCrop, Rotate, astromae_augmentations
 from .backbones import build_encoder, encoder_config, encoder_spec, with_drop_path
 from .bands import usable_magnitudes
 from .checkpoint import fit_run, latest_checkpoint, read_checkpoint, model_weights
@@ -41,8 +41,8 @@ __all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'NAN_POLICIES', 'RUN_FORMAT', 'SCHE
            'PretrainMethod', 'register_method', 'check_bands', 'fit_bands', 'fit_clip', 'init_clip', 'embedded_survey',
            'PretrainConfig', 'FinetuneConfig', 'finetune_preset', 'run_config', 'upgrade_config', 'encoder_modality',
            'Run', 'build_model', 'check_device', 'Runtime', 'training_callbacks', 'pretrain', 'target_kind',
-           'usable_labels', 'label_pool', 'draw_labels', 'RedshiftData', 'redshift_data', 'finetune', 'predict',
-           'evaluate', 'plot_runs', 'experiment', 'quickstart', 'table4']
+           'usable_labels', 'label_pool', 'draw_labels', 'RedshiftData', 'finetune_augmentations', 'redshift_data',
+           'finetune', 'predict', 'evaluate', 'plot_runs', 'experiment', 'quickstart', 'table4']
 
 # %% ../nbs/11_experiment.ipynb #36b18a9f
 @dataclass(frozen=True)
@@ -211,7 +211,7 @@ class FinetuneConfig:
     lr: float = 1e-4                            # peak of the cyclic schedule
     wd: float = 0.005
     noise: float = 0.05                         # Gaussian noise sigma of the augmentations (AstroMAE section III.A)
-    augment: str = 'astromae'                   # 'astromae': rotation to 45 deg, flips, noise; 'hayat': dereddened, any rotation, jitter-crop (Hayat appendix E)
+    augment: str = 'astromae'                   # 'astromae': rotation to 45 deg, flips, noise; 'hayat': dereddened, any rotation, jitter-crop (Hayat appendix E); 'cmae': random-resized crop, flips (C-MAE Table 10)
     bins: int = None                            # Pasquet et al.'s binned output, e.g. 180 over 0 <= z <= 0.4
     seed: int = None                            # default: the pretraining run's (it fixes the split), else 42
     precision: str = 'fp32'
@@ -278,14 +278,14 @@ class FinetuneConfig:
     def images(self) -> bool: return self.arch != 'magnitude-only'
 
 SCHEDULES = ('cyclic', 'warmup_cosine', 'multistep')
-FINETUNE_AUGMENTS = ('astromae', 'hayat')
+FINETUNE_AUGMENTS = ('astromae', 'hayat', 'cmae')
 FINETUNE_TARGETS = ('z', 'gz_smooth', 'label')
 TRAIN_SPLITS = ('astromae', 'all')
 
 FINETUNE_PRESETS = dict(
     astromae_table1=dict(epochs=700, bs=1024, lr=1e-4, wd=0.005, noise=0.05, seed=42, source='AstroMAE Table I'),
     cmae_table10=dict(epochs=50, bs=64, lr=1.5e-3, wd=0.5, schedule='warmup_cosine', warmup_epochs=5, layer_decay=0.65, drop_path=0.1,
-                      ema=0.9999, seed=42, source='C-MAE Table 10, redshift-sdss, ViT-B'),
+                      ema=0.9999, augment='cmae', seed=42, source='C-MAE Table 10, redshift-sdss, ViT-B: random-resized crop and flips'),
     hayat_appendix_e=dict(epochs=100, bs=128, lr=1e-3, encoder_lr=0.1, schedule='multistep', milestones=(0.6, 0.9), bins=180, seed=42,
                           source='Hayat et al. 2021 appendix E: head lr 1e-3, encoder 1e-4, 10x drops at 60 and 90 of 100 epochs, 180 redshift bins'),
     cpu=dict(epochs=40, bs=128, lr=1e-3, wd=0.005, noise=0.05, seed=42,
@@ -528,10 +528,16 @@ class RedshiftData:
     def dls(self, cfg:FinetuneConfig, valid:str='valid', stats:dict=None, device=None, crop:int=None):
         "Loaders with `valid` as the validation split (deterministic), normalised with `stats` (default: the training images')."
         if not cfg.images: return catalogue_dls(self.source, self.split, valid=valid, bs=cfg.bs, seed=cfg.seed, device=device)
-        mags, hayat = ARCHITECTURES[cfg.arch][3], cfg.augment == 'hayat'
-        augs = [Rotate(180.), JitterCrop(crop, 7)] if hayat else astromae_augmentations(noise=cfg.noise, crop=crop)
-        return redshift_dls(self.source, self.split, valid=valid, bs=cfg.bs, magnitudes='dered_mag' if mags else None, target=cfg.target,
-                            augs=augs, valid_augs=[CenterCrop(crop)], deredden=hayat, seed=cfg.seed, stats=stats, device=device)
+        augs, valid_augs = finetune_augmentations(cfg.augment, crop, cfg.noise)
+        return redshift_dls(self.source, self.split, valid=valid, bs=cfg.bs, magnitudes='dered_mag' if ARCHITECTURES[cfg.arch][3] else None,
+                            target=cfg.target, augs=augs, valid_augs=valid_augs, deredden=cfg.augment == 'hayat', seed=cfg.seed, stats=stats,
+                            device=device)
+
+def finetune_augmentations(name:str, crop:int, noise:float=0.) -> tuple:
+    "Training and validation augmentations of `FINETUNE_AUGMENTS` `name` for crops of `crop` pixels."
+    if name == 'hayat': return [Rotate(180.), JitterCrop(crop, 7)], [CenterCrop(crop)]
+    if name == 'cmae': return [RandomResizedCrop(crop), Flip()], [RandomResizedCrop(crop, scale=(1, 1), ratio=(1, 1))]   # validation: the whole image, resized
+    return astromae_augmentations(noise=noise, crop=crop), [CenterCrop(crop)]
 
 def _check_classes(data) -> int:
     "The number of classes of `data`'s `label` column (its `label_names`, else the largest label + 1); an error naming the file if a label is outside them."
