@@ -140,8 +140,8 @@ class MAE(nn.Module):
         "(loss, predictions (B, n_hidden, p*p*C) of the hidden patches in grid order (`pred[i, j]` is patch `mask[i].nonzero()[j]`), mask (B, N)) for images `x`."
         self.encoder.check_input(x)
         x = plain_tensor(x)
-        attention_for_device(self, x.device)
         n = self.decoder_pos.shape[1] - 1
+        attention_for_device(self, x.device, n + 1)          # the decoder's sequence; the encoder sets its own for the kept patches
         keep, hidden, mask = random_masking(len(x), n, self.cfg.mask_ratio, x.device, generator)
         pred = self.forward_decoder(self.encoder.forward_tokens(x, keep), keep, hidden)
         return self.forward_loss(x, pred, hidden), pred, mask

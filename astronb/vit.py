@@ -17,8 +17,9 @@ from timm.layers import PatchEmbed, build_sincos2d_pos_embed
 from timm.models.vision_transformer import Block
 
 # %% auto #0
-__all__ = ['PCM', 'pointwise', 'PCMBlock', 'set_fused_attention', 'plain_tensor', 'attention_for_device', 'patchify',
-           'unpatchify', 'ViTConfig', 'ViTEncoder', 'inflate_pcm', 'read_state_dict', 'load_imagenet_weights']
+__all__ = ['CPU_EXPLICIT_MAX_TOKENS', 'PCM', 'pointwise', 'PCMBlock', 'set_fused_attention', 'plain_tensor',
+           'attention_for_device', 'patchify', 'unpatchify', 'ViTConfig', 'ViTEncoder', 'inflate_pcm',
+           'read_state_dict', 'load_imagenet_weights']
 
 # %% ../nbs/03_vit.ipynb #e2542434
 class PCM(nn.Module):
@@ -71,11 +72,14 @@ def plain_tensor(x:torch.Tensor) -> torch.Tensor:
     "`x` as a plain `torch.Tensor`: fastai's tensor types add overhead to every op, and `torch.compile` cannot trace them."
     return x if type(x) is torch.Tensor else x.as_subclass(torch.Tensor)
 
-def attention_for_device(model:nn.Module, device:torch.device):
-    "Fused attention on GPUs, explicit attention on CPUs (faster for short sequences); set once per device."
-    if getattr(model, '_attention_device', None) != device.type:
-        set_fused_attention(model, device.type != 'cpu')
-        model._attention_device = device.type
+CPU_EXPLICIT_MAX_TOKENS = 32   # explicit attention is faster on CPUs for sequences up to about this long (measured above)
+
+def attention_for_device(model:nn.Module, device:torch.device, n_tokens:int):
+    "Fused attention on GPUs and for long sequences, explicit attention for CPU sequences of at most `CPU_EXPLICIT_MAX_TOKENS`; set when that changes."
+    fused = device.type != 'cpu' or n_tokens > CPU_EXPLICIT_MAX_TOKENS
+    if getattr(model, '_attention', None) != (device.type, fused):
+        set_fused_attention(model, fused)
+        model._attention = (device.type, fused)
 
 # %% ../nbs/03_vit.ipynb #b1d3bf21
 def patchify(x, p:int):
@@ -154,7 +158,7 @@ class ViTEncoder(nn.Module):
         "Normalised tokens (B, 1 + n, D): class token, then the patches `keep` (B, n) (default: all, in grid order)."
         self.check_input(x)
         x = plain_tensor(x)
-        attention_for_device(self, x.device)
+        attention_for_device(self, x.device, 1 + (self.grid[0]*self.grid[1] if keep is None else keep.shape[1]))
         t = self.embed_patches(x, keep)
         t = torch.cat([self.cls_token.expand(len(t), -1, -1).to(t.dtype), t], 1)
         grid = self.grid if keep is None else None
