@@ -23,7 +23,8 @@ from fastai.torch_core import rank_distrib
 from .data import astromae_split, catalogue_dls, catalogue_inputs, label_subset, pretrain_dls, random_split, read_catalogue, read_data, redshift_dls
 from .heads import ARCHITECTURES, TABLE_IV, redshift_net
 from .learner import Autocast, Compile, EMA, EarlyStopping, NaNGuard, auto_precision
-from .mae import MAE, MAEConfig, MAE_PRESETS, extract_encoder, mae_learner, mae_preset, mae_schedule, plot_reconstructions, reconstruction_baselines
+from .mae import (MAE, MAEConfig, MAE_PRESETS, extract_encoder, mae_augmentations, mae_learner, mae_preset, mae_schedule, plot_reconstructions,
+                         reconstruction_baselines)
 from .vit import load_imagenet_weights
 from .moco import MoCo, MoCoConfig, MOCO_PRESETS, contrastive_scores, moco_dls, moco_encoder, moco_learner, moco_preset, moco_schedule
 from .spectra import (SPENDER_PRESETS, SpectrumAutoencoder, SpenderConfig, fit_grid, reads_spectra, spectrum_baselines,
@@ -37,12 +38,12 @@ from .survey import SurveyConfig, default_survey_path, make_survey
 
 # %% auto #0
 __all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'NAN_POLICIES', 'RUN_FORMAT', 'SCHEDULES', 'FINETUNE_AUGMENTS', 'FINETUNE_TARGETS',
-           'TRAIN_SPLITS', 'FINETUNE_PRESETS', 'NEW_FIELDS', 'NEW_ENCODER_FIELDS', 'MODALITIES', 'TARGET_KINDS',
-           'PretrainMethod', 'register_method', 'check_bands', 'fit_bands', 'fit_clip', 'init_clip', 'embedded_survey',
-           'PretrainConfig', 'FinetuneConfig', 'finetune_preset', 'run_config', 'upgrade_config', 'encoder_modality',
-           'Run', 'build_model', 'check_device', 'Runtime', 'training_callbacks', 'pretrain', 'target_kind',
-           'usable_labels', 'label_pool', 'draw_labels', 'RedshiftData', 'finetune_augmentations', 'redshift_data',
-           'finetune', 'predict', 'evaluate', 'plot_runs', 'experiment', 'quickstart', 'table4']
+           'TRAIN_SPLITS', 'FINETUNE_PRESETS', 'NEW_FIELDS', 'NEW_ENCODER_FIELDS', 'NEW_MODEL_FIELDS', 'MODALITIES',
+           'TARGET_KINDS', 'PretrainMethod', 'register_method', 'check_bands', 'fit_bands', 'fit_clip', 'init_clip',
+           'embedded_survey', 'PretrainConfig', 'FinetuneConfig', 'finetune_preset', 'run_config', 'upgrade_config',
+           'encoder_modality', 'Run', 'build_model', 'check_device', 'Runtime', 'training_callbacks', 'pretrain',
+           'target_kind', 'usable_labels', 'label_pool', 'draw_labels', 'RedshiftData', 'finetune_augmentations',
+           'redshift_data', 'finetune', 'predict', 'evaluate', 'plot_runs', 'experiment', 'quickstart', 'table4']
 
 # %% ../nbs/11_experiment.ipynb #36b18a9f
 @dataclass(frozen=True)
@@ -80,8 +81,7 @@ def fit_bands(cfg, data):
 register_method('mae', PretrainMethod(
     preset=mae_preset, presets=MAE_PRESETS, config=lambda d: MAEConfig(**{**d, 'betas': tuple(d['betas'])}), model=MAE,
     learner=lambda dls, cfg, cbs: mae_learner(dls, cfg, cbs=cbs), schedule=mae_schedule,
-    loaders=lambda data, split, cfg, **spec: pretrain_dls(data, split, augs=astromae_augmentations(crop=cfg.encoder.img_size),
-                                                         valid_augs=[CenterCrop(cfg.encoder.img_size)], **spec),
+    loaders=lambda data, split, cfg, **spec: pretrain_dls(data, split, **dict(zip(('augs', 'valid_augs'), mae_augmentations(cfg))), **spec),
     encoder=extract_encoder, evaluate=reconstruction_baselines, fit_data=fit_bands))
 
 register_method('moco', PretrainMethod(
@@ -313,6 +313,7 @@ NEW_FIELDS = dict(pretrain=dict(nan_policy='error'), finetune=dict(nan_policy='e
                                                                  train_split='astromae', fraction=1., early_stop=None, early_stop_delta=0.03))     # fields added to the run configs since their format; a run without one had its default
 
 NEW_ENCODER_FIELDS = dict(global_pool=False, pos_embed='sincos')     # ViT config fields added since; an encoder without one had its default
+NEW_MODEL_FIELDS = dict(mae=dict(augment='astromae'))                 # pretraining methods' config fields added since
 
 def _with_encoder_fields(x):
     "Stored model config `x` with the `NEW_ENCODER_FIELDS` defaults added to every ViT encoder config within it."
@@ -322,7 +323,9 @@ def _with_encoder_fields(x):
     return {**NEW_ENCODER_FIELDS, **x} if {'patch_size', 'embed_dim', 'num_heads'} <= set(x) else x
 
 def _with_new_fields(config:dict) -> dict:
-    return {**config, **{k: v for k, v in NEW_FIELDS[config['command']].items() if k not in config}, 'model': _with_encoder_fields(config.get('model'))}
+    model = config.get('model')
+    if config['command'] == 'pretrain' and isinstance(model, dict): model = {**NEW_MODEL_FIELDS.get(config.get('method'), {}), **model}
+    return {**config, **{k: v for k, v in NEW_FIELDS[config['command']].items() if k not in config}, 'model': _with_encoder_fields(model)}
 
 def upgrade_config(config:dict, path) -> dict:
     "A run's stored config in today's form; runs of astronb 0.0.1 (format 1): pretraining upgraded, fine-tuning refused with what to do."

@@ -18,8 +18,9 @@ from .backbones import copy_encoder
 from .vit import ViTConfig, ViTEncoder, inflate_pcm, attention_for_device, plain_tensor, patchify, unpatchify
 
 # %% auto #0
-__all__ = ['MAE_PRESETS', 'MAEConfig', 'mae_preset', 'random_masking', 'MAE', 'extract_encoder', 'mae_learner', 'mae_schedule',
-           'fit_mae', 'reconstruction_baselines', 'reconstruct', 'plot_reconstructions']
+__all__ = ['MAE_AUGMENTS', 'MAE_PRESETS', 'MAEConfig', 'mae_preset', 'mae_augmentations', 'random_masking', 'MAE',
+           'extract_encoder', 'mae_learner', 'mae_schedule', 'fit_mae', 'reconstruction_baselines', 'reconstruct',
+           'plot_reconstructions']
 
 # %% ../nbs/04_mae.ipynb #4ab15f06
 @dataclass
@@ -38,10 +39,12 @@ class MAEConfig:
     betas: tuple = (0.9, 0.95)
     epochs: int = 2000
     warmup_epochs: int = 196
+    augment: str = 'astromae'   # pretraining views: 'astromae' (rotation to 45°, flips, centre crop) or 'rrc' (random-resized crop, flips: MAE, C-MAE)
     source: str = ''
 
     def __post_init__(self):
         if isinstance(self.encoder, dict): self.encoder = ViTConfig(**self.encoder)
+        if self.augment not in MAE_AUGMENTS: raise ValueError(f"MAEConfig.augment={self.augment!r}: one of {MAE_AUGMENTS}")
         if not 0 < self.mask_ratio < 1: raise ValueError(f"MAEConfig.mask_ratio must be in (0, 1), got {self.mask_ratio}")
         if self.decoder_dim % self.decoder_heads: raise ValueError(f"MAEConfig: decoder_dim {self.decoder_dim} is not divisible by decoder_heads {self.decoder_heads}")
 
@@ -49,10 +52,11 @@ class MAEConfig:
         "Peak learning rate for `batch_size` by the linear scaling rule."
         return self.lr * batch_size / self.batch_size
 
+MAE_AUGMENTS = ('astromae', 'rrc')
 _astromae = dict(decoder_dim=192, decoder_depth=4, decoder_heads=3, mask_ratio=0.75, lr=1.17e-3, batch_size=2048,
                  weight_decay=0.05, betas=(0.9, 0.95), epochs=2000, warmup_epochs=196)
 _cmae = dict(decoder_dim=512, decoder_depth=1, decoder_heads=16, mask_ratio=0.75, lr=2e-4*4096/256, batch_size=4096,
-             weight_decay=0.05, betas=(0.9, 0.95), epochs=800, warmup_epochs=40, norm_pix_loss=False)
+             weight_decay=0.05, betas=(0.9, 0.95), epochs=800, warmup_epochs=40, norm_pix_loss=False, augment='rrc')
 MAE_PRESETS = dict(
     astromae_plain=dict(encoder=dict(img_size=32, in_chans=5, patch_size=8, embed_dim=192, depth=12, num_heads=3, layer='plain'),
                         source='AstroMAE Tables II-III (plain-AstroMAE)', **_astromae),
@@ -83,6 +87,13 @@ def mae_preset(name:str, **overrides) -> MAEConfig:
     unknown = sorted(set(enc) - set(ViTConfig.__dataclass_fields__))
     if unknown: raise KeyError(f"unknown ViTConfig key(s) {unknown}")
     return MAEConfig(encoder=ViTConfig(**enc), **{**base, **overrides})
+
+def mae_augmentations(cfg:MAEConfig) -> tuple:
+    "Training and validation views of `cfg.augment`: AstroMAE's (rotation to 45°, flips, centre crop) or MAE's random-resized crop (20-100% of the area) and flips, validated on the whole image resized."
+    from astronb.augment import CenterCrop, Flip, RandomResizedCrop, astromae_augmentations
+    size = cfg.encoder.img_size
+    if cfg.augment == 'rrc': return [RandomResizedCrop(size, scale=(0.2, 1.)), Flip()], [RandomResizedCrop(size, scale=(1, 1), ratio=(1, 1))]
+    return astromae_augmentations(crop=size), [CenterCrop(size)]
 
 # %% ../nbs/04_mae.ipynb #a7294db4
 def random_masking(batch:int, n:int, mask_ratio:float, device=None, generator=None):
