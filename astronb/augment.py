@@ -14,8 +14,9 @@ from .bands import SDSS_BANDS, SDSS_PIXEL_SCALE, SF11_R, EFFECTIVE_WAVELENGTH
 
 # %% auto #0
 __all__ = ['HAYAT_AUGMENTATIONS', 'HAYAT_BEST', 'Augmentation', 'rotate', 'Rotate', 'Flip', 'CenterCrop', 'shifted_crop',
-           'JitterCrop', 'RandomResizedCrop', 'GaussianNoise', 'MADNoise', 'band_mad', 'extinction_coefficients',
-           'deredden', 'Redden', 'PSFBlur', 'AugmentBatch', 'hayat_augmentations', 'astromae_augmentations']
+           'JitterCrop', 'RandomResizedCrop', 'random_resized_views', 'GaussianNoise', 'MADNoise', 'band_mad',
+           'extinction_coefficients', 'deredden', 'Redden', 'PSFBlur', 'AugmentBatch', 'hayat_augmentations',
+           'astromae_augmentations']
 
 # %% ../nbs/02_augment.ipynb #2a92098f
 class Augmentation:
@@ -103,6 +104,10 @@ class RandomResizedCrop(Augmentation):
         theta = torch.stack([torch.stack([w, zero, cx], 1), torch.stack([zero, h, cy], 1)], 1)
         grid = F.affine_grid(theta, [n, x.shape[1], self.size, self.size], align_corners=False)
         return F.grid_sample(x, grid, mode='bilinear', padding_mode='border', align_corners=False)
+
+def random_resized_views(size:int, min_scale:float=0.08) -> tuple:
+    "Training views (random-resized crops of `min_scale` to all of the area, flips) and the validation view (the whole image resized) of ImageNet-style training (MAE, C-MAE)."
+    return [RandomResizedCrop(size, scale=(min_scale, 1.)), Flip()], [RandomResizedCrop(size, scale=(1, 1), ratio=(1, 1))]
 
 # %% ../nbs/02_augment.ipynb #8d92fce5
 class GaussianNoise(Augmentation):

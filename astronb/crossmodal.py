@@ -24,8 +24,8 @@ from .spectra import SPECTRAL_LINES, mark_lines, mlp, normalise_spectra
 
 # %% auto #0
 __all__ = ['ZERO_SHOT_TARGETS', 'BASELINES', 'paired_embeddings', 'check_pair', 'joint_embeddings', 'retrieval_accuracy',
-           'retrieve', 'plot_retrieval', 'zero_shot', 'SpectrumFlux', 'Rescaled', 'baseline_network', 'baseline_split',
-           'supervised_baseline', 'supervised_baselines', 'plot_shared_map']
+           'retrieve', 'plot_retrieval', 'result_row', 'zero_shot', 'SpectrumFlux', 'Rescaled', 'baseline_network',
+           'baseline_split', 'supervised_baseline', 'supervised_baselines', 'plot_shared_map']
 
 # %% ../nbs/12a_crossmodal.ipynb #cm000009
 def paired_embeddings(run, rt:Runtime=Runtime()) -> tuple:
@@ -91,10 +91,14 @@ def plot_retrieval(data:GalaxyData, query_rows, rows, sims, query_modality:str='
 # %% ../nbs/12a_crossmodal.ipynb #cm000017
 ZERO_SHOT_TARGETS = ('z', 'stellar_mass')
 
+def result_row(name:str, r:ProbeResult) -> dict:
+    "One row of a zero-shot table: what made the prediction (`embedding`), the target, the training-set size and the test metrics of `r`."
+    return dict(embedding=name, target=r.target, n_train=r.n_train, **r.metrics)
+
 def zero_shot(image:Embeddings, spectrum:Embeddings, targets=ZERO_SHOT_TARGETS, k:int=16) -> list:
-    "Rows (dicts) of the k-NN probe's test metrics for each embedding (image, spectrum, joint) and target, with the training-set size."
+    "Rows (`result_row`) of the k-NN probe's test metrics for each embedding (image, spectrum, joint) and target."
     embs = dict(image=image, spectrum=spectrum, joint=joint_embeddings(image, spectrum))
-    return [dict(embedding=name, target=t, **{'n_train': (r := probe(e, t, 'knn', k=k)).n_train}, **r.metrics) for name, e in embs.items() for t in targets]
+    return [result_row(name, probe(e, t, 'knn', k=k)) for name, e in embs.items() for t in targets]
 
 # %% ../nbs/12a_crossmodal.ipynb #cm000026
 BASELINES = dict(cnn='images', spectrum_mlp='spectra', magnitudes='magnitudes')     # name: what it reads
@@ -165,9 +169,8 @@ def supervised_baseline(emb:Embeddings, name:str, target:str='z', epochs:int=10,
     return ProbeResult(target, name, len(split['train']), score(kind, pred.numpy(), y[split['test']]), pred.numpy(), y[split['test']], split['test'])
 
 def supervised_baselines(emb:Embeddings, targets=ZERO_SHOT_TARGETS, names=tuple(BASELINES), **kw) -> list:
-    "Rows (dicts) like `zero_shot`'s of each baseline of `names` trained and scored on each target: `embedding` is 'supervised NAME'."
-    return [dict(embedding=f'supervised {n}', target=t, **{'n_train': (r := supervised_baseline(emb, n, t, **kw)).n_train}, **r.metrics)
-            for n in names for t in targets]
+    "Rows (`result_row`) of each baseline of `names` trained and scored on each target: `embedding` is 'supervised NAME'."
+    return [result_row(f'supervised {n}', supervised_baseline(emb, n, t, **kw)) for n in names for t in targets]
 
 # %% ../nbs/12a_crossmodal.ipynb #cm000021
 def plot_shared_map(image:Embeddings, spectrum:Embeddings, columns=ZERO_SHOT_TARGETS, n_fit:int=3000, seed:int=0):

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .augment import CenterCrop, Flip, JitterCrop, RandomResizedCrop, Rotate, astromae_augmentations
+from .augment import CenterCrop, JitterCrop, Rotate, astromae_augmentations, random_resized_views
 from .backbones import build_encoder, encoder_config, encoder_spec, with_drop_path
 from .bands import usable_magnitudes
 from .checkpoint import fit_run, latest_checkpoint, read_checkpoint, model_weights
@@ -545,7 +545,7 @@ class RedshiftData:
 def finetune_augmentations(name:str, crop:int, noise:float=0.) -> tuple:
     "Training and validation augmentations of `FINETUNE_AUGMENTS` `name` for crops of `crop` pixels."
     if name == 'hayat': return [Rotate(180.), JitterCrop(crop, 7)], [CenterCrop(crop)]
-    if name == 'cmae': return [RandomResizedCrop(crop), Flip()], [RandomResizedCrop(crop, scale=(1, 1), ratio=(1, 1))]   # validation: the whole image, resized
+    if name == 'cmae': return random_resized_views(crop)          # validation: the whole image, resized
     return astromae_augmentations(noise=noise, crop=crop), [CenterCrop(crop)]
 
 def _check_classes(data) -> int:

@@ -90,10 +90,9 @@ def mae_preset(name:str, **overrides) -> MAEConfig:
 
 def mae_augmentations(cfg:MAEConfig) -> tuple:
     "Training and validation views of `cfg.augment`: AstroMAE's (rotation to 45°, flips, centre crop) or MAE's random-resized crop (20-100% of the area) and flips, validated on the whole image resized."
-    from astronb.augment import CenterCrop, Flip, RandomResizedCrop, astromae_augmentations
+    from astronb.augment import CenterCrop, astromae_augmentations, random_resized_views
     size = cfg.encoder.img_size
-    if cfg.augment == 'rrc': return [RandomResizedCrop(size, scale=(0.2, 1.)), Flip()], [RandomResizedCrop(size, scale=(1, 1), ratio=(1, 1))]
-    return astromae_augmentations(crop=size), [CenterCrop(size)]
+    return random_resized_views(size, min_scale=0.2) if cfg.augment == 'rrc' else (astromae_augmentations(crop=size), [CenterCrop(size)])
 
 # %% ../nbs/04_mae.ipynb #a7294db4
 def random_masking(batch:int, n:int, mask_ratio:float, device=None, generator=None):
