@@ -19,7 +19,7 @@ from .represent import (LABEL_EFFICIENCY_METRICS, PROBES, SPLITS, embed, label_e
                                run_embeddings, similar)
 from .crossmodal import BASELINES, ZERO_SHOT_TARGETS, paired_embeddings, plot_retrieval, retrieval_accuracy, retrieve, supervised_baselines, zero_shot
 from .sdss import TIMEOUT, download_mgs
-from .survey import SIMULATOR_VERSION, SurveyConfig, default_survey_path, make_survey, save_previews
+from .survey import MORPHOLOGIES, SIMULATOR_VERSION, TELESCOPES, SurveyConfig, default_survey_path, make_survey, save_previews
 
 # %% ../nbs/13_cli.ipynb #6edffc2c
 def overrides(pairs) -> dict:
@@ -105,19 +105,30 @@ def _experiment_args(p):
     p.add_argument('--device', default=None, help='e.g. cuda')
     p.add_argument('--compile', action='store_true', help=_COMPILE_HELP)
 
+def _make_survey(a):
+    "`astronb survey make`: the config of `--survey` with the options given, simulated into `--out` or the cache."
+    given = dict(n=a.n, seed=a.seed, size=a.size, bands=tuple(a.bands) if a.bands else None, pixel_scale=a.pixel_scale, morphology=a.morphology)
+    cfg = SurveyConfig.of(a.survey, **{k: v for k, v in given.items() if v is not None})
+    path = make_survey(cfg, a.out, force=a.force, workers=a.workers, progress=not a.quiet)
+    print(f"{cfg.telescope} survey of {cfg.n} galaxies ({cfg.size}x{cfg.size} at {cfg.pixel_scale}\", bands {''.join(cfg.bands)}, "
+          f"{cfg.morphology} classes, seed {cfg.seed}, simulator {SIMULATOR_VERSION}): {path}")
+
 def _survey_parsers(sub):
-    survey = sub.add_parser('survey', help='the embedded simulated SDSS-like survey').add_subparsers(dest='action', required=True)
+    survey = sub.add_parser('survey', help='the embedded simulated survey (SDSS-like, or the same galaxies seen by the DESI Legacy Surveys)').add_subparsers(dest='action', required=True)
     make = survey.add_parser('make', help='simulate a survey into an HDF5 file')
+    make.add_argument('--survey', choices=sorted(TELESCOPES), default='sdss',
+                      help="whose images: 'sdss' (ugriz, 0.396\" pixels, 64 px) or 'desi' (Legacy Surveys DECam grz, 0.262\" pixels, 256 px, Galaxy10 classes)")
     make.add_argument('--n', type=int, default=SurveyConfig.n, help='number of galaxies')
-    make.add_argument('--size', type=int, default=SurveyConfig.size, help='cutout side in pixels')
+    make.add_argument('--size', type=int, default=None, help="cutout side in pixels (default: the survey's, 64 or 256)")
+    make.add_argument('--pixel-scale', type=float, default=None, help="arcsec per pixel (default: the survey's, 0.396 or 0.262)")
     make.add_argument('--seed', type=int, default=SurveyConfig.seed)
-    make.add_argument('--bands', default=''.join(SurveyConfig.bands), help='subset of ugriz, e.g. gri')
+    make.add_argument('--bands', default=None, help="a subset of the survey's bands, e.g. gri (default: all of ugriz or grz)")
+    make.add_argument('--morphology', choices=sorted(MORPHOLOGIES), default=None, help="classes of `label` (default: simple for sdss, galaxy10 for desi)")
     make.add_argument('--out', type=Path, default=None, help='output file (default: the cache)')
     make.add_argument('--force', action='store_true', help='overwrite an existing different survey')
     make.add_argument('--workers', type=int, default=None, help='processes (default: all cores)')
     make.add_argument('--quiet', action='store_true', help='no progress bar')
-    make.set_defaults(func=lambda a: print(f"survey of {a.n} galaxies ({a.size}x{a.size}, bands {a.bands}, seed {a.seed}, simulator {SIMULATOR_VERSION}): " + str(
-        make_survey(SurveyConfig(n=a.n, size=a.size, seed=a.seed, bands=tuple(a.bands)), a.out, force=a.force, workers=a.workers, progress=not a.quiet))))
+    make.set_defaults(func=_make_survey)
     prev = survey.add_parser('preview', help='plot a survey: classes, colours, n(z), magnitudes')
     prev.add_argument('path', type=Path)
     prev.add_argument('--out', type=Path, default=Path('preview'))

@@ -19,20 +19,26 @@ from .files import one_writer, partial_file, remove_stale_partials
 
 # %% auto #0
 __all__ = ['SIMULATOR_VERSION', 'SF11_SFD_RESCALE', 'POINT_SOURCE_DEPTH', 'ASINH_SOFTENING', 'NMGY_PER_ELECTRON',
-           'PSF_WAVELENGTH_SLOPE', 'CALIBRATION_ERROR', 'CLASS_NAMES', 'CONTAMINANT_NAMES', 'COSMOLOGY_PARAMS',
-           'OLD_UV_SLOPE', 'Z_GRID', 'POPULATIONS', 'SCHECHTER', 'RED_FRACTION', 'MOFFAT_BETA', 'STAR_TEMPERATURES',
+           'PSF_WAVELENGTH_SLOPE', 'CALIBRATION_ERROR', 'LEGACY_PIXEL_SCALE', 'DECAM_BANDS',
+           'DECAM_EFFECTIVE_WAVELENGTH', 'DECAM_R', 'LEGACY_DEPTH', 'DECAM_NMGY_PER_ELECTRON',
+           'DECAM_CALIBRATION_ERROR', 'CLASS_NAMES', 'GALAXY10_NAMES', 'MORPHOLOGIES', 'CONTAMINANT_NAMES',
+           'LATER_FIELDS', 'TELESCOPE_FIELDS', 'TELESCOPES', 'COSMOLOGY_PARAMS', 'OLD_UV_SLOPE', 'Z_GRID',
+           'POPULATIONS', 'SCHECHTER', 'RED_FRACTION', 'MOFFAT_BETA', 'GALAXY10_LATE_TYPES', 'STAR_TEMPERATURES',
            'GZ2_MEDIAN_VOTES', 'GZ_SEEN_SNR', 'GZ_SEEN_RESOLUTION', 'GZ_UNSEEN_FEATURES', 'CHUNK', 'FIBER_RADIUS',
-           'CALIBRATION_Z_EDGES', 'COLOURS', 'RED_SEQUENCE_UR', 'SurveyConfig', 'cosmology', 'kcorrect_templates',
-           'galaxy_templates', 'sdss_filters', 'ab_maggies', 'PhysicsTables', 'physics_tables', 'population_coeffs',
-           'observed_nanomaggies', 'm_star', 'red_fraction', 'shen_half_light_kpc', 'sample_redshift_magnitude',
-           'draw_galaxies', 'psf_fwhm', 'sky_sigma', 'asinh_mag', 'asinh_flux', 'asinh_mag_err', 'aperture_weights',
+           'CALIBRATION_Z_EDGES', 'COLOURS', 'RED_SEQUENCE_UR', 'Telescope', 'SurveyConfig', 'cosmology',
+           'kcorrect_templates', 'galaxy_templates', 'filter_curves', 'ab_maggies', 'PhysicsTables', 'at_redshift',
+           'template_maggies', 'physics_tables', 'population_coeffs', 'observed_nanomaggies', 'm_star', 'red_fraction',
+           'shen_half_light_kpc', 'sample_redshift_magnitude', 'simple_morphology', 'draw_galaxies', 'seeing_by_band',
+           'psf_fwhm', 'sky_sigma', 'shot_noise', 'asinh_mag', 'asinh_flux', 'asinh_mag_err', 'aperture_weights',
            'aperture_flux', 'petrosian_radius', 'galaxy_components', 'moffat_alpha', 'moffat_transform', 'draw_bands',
-           'draw_star', 'star_colours', 'wavelength_grid', 'spectrum_sigma', 'milky_way_extinction', 'galaxy_spectrum',
-           'pixel_noise', 'petrosian_photometry', 'model_photometry', 'contaminants', 'galaxy_zoo_votes',
-           'simulate_chunk', 'survey_schema', 'default_survey_path', 'survey_config', 'survey_version', 'sigint_latch',
-           'survey_bytes', 'make_survey', 'plot_class_grid', 'population_colour_track', 'plot_survey_summary',
-           'save_previews', 'plot_spectra', 'colour_quantiles', 'red_fraction_by_magnitude', 'colour_features',
-           'forest_redshifts', 'photoz_difficulty', 'plot_against_real', 'plot_photometry_against_real']
+           'draw_star', 'galaxy10_morphology', 'Clumps', 'disk_plane', 'spiral_arms', 'galaxy10_components',
+           'star_colours', 'wavelength_grid', 'spectrum_sigma', 'milky_way_extinction', 'galaxy_spectrum',
+           'pixel_noise', 'petrosian_photometry', 'model_photometry', 'contaminant_scene', 'draw_contaminants',
+           'galaxy_zoo_votes', 'catalogue_magnitudes', 'observe_again', 'simulate_chunk', 'survey_schema',
+           'default_survey_path', 'survey_config', 'survey_version', 'sigint_latch', 'survey_bytes', 'make_survey',
+           'plot_class_grid', 'population_colour_track', 'plot_survey_summary', 'save_previews', 'plot_spectra',
+           'colour_quantiles', 'red_fraction_by_magnitude', 'colour_features', 'forest_redshifts', 'photoz_difficulty',
+           'plot_against_real', 'plot_photometry_against_real']
 
 # %% ../nbs/00_survey.ipynb #b37e7a6f
 SIMULATOR_VERSION = "2.0"   # 2.0: populations calibrated on real MGS galaxies, model magnitudes; 1.1: Galaxy Zoo 2 votes
@@ -43,8 +49,43 @@ NMGY_PER_ELECTRON = dict(u=6e-3, g=1e-3, r=1.1e-3, i=1.5e-3, z=7e-3)  # ~ nmgy/c
 PSF_WAVELENGTH_SLOPE = -0.2  # seeing FWHM ∝ λ^-0.2 (Kolmogorov); makes u and g worse than r
 CALIBRATION_ERROR = dict(u=0.02, g=0.01, r=0.01, i=0.01, z=0.01)  # mag, rms relative zero-point error of SDSS fields (Padmanabhan et al. 2008)
 
+LEGACY_PIXEL_SCALE = 0.262   # arcsec / pixel of the DESI Legacy Imaging Surveys' coadds and cutouts
+DECAM_BANDS = 'grz'          # the Legacy Surveys' optical bands (DECaLS: DECam on the Blanco 4 m)
+DECAM_EFFECTIVE_WAVELENGTH = dict(g=4890., r=6470., z=9196.)   # Angstrom, speclite's decam2014 curves (tested below)
+DECAM_R = dict(g=3.214, r=2.165, z=1.211)   # A_b / E(B-V)_SFD for DECam (SF11), as the Legacy Surveys DR9 catalogues use
+LEGACY_DEPTH = dict(g=24.0, r=23.4, z=22.5) # AB mag, 5 sigma: DECaLS requirement for a 0.45" exponential galaxy (Dey et al. 2019)
+DECAM_NMGY_PER_ELECTRON = dict(g=1e-4, r=1e-4, z=2e-4)   # estimate: DECam zero points ~25 mag for 1 ADU/s, gain ~4, three ~90 s passes
+DECAM_CALIBRATION_ERROR = dict(g=0.005, r=0.005, z=0.005) # mag; the Legacy Surveys calibrate to better than 1% (Dey et al. 2019): 0.5% assumed
+
 CLASS_NAMES = ('elliptical', 'lenticular', 'face_on_disk', 'inclined_disk', 'edge_on_disk', 'irregular')
+GALAXY10_NAMES = ('disturbed', 'merging', 'round_smooth', 'in_between_round_smooth', 'cigar_shaped_smooth', 'barred_spiral',
+                  'unbarred_tight_spiral', 'unbarred_loose_spiral', 'edge_on_without_bulge', 'edge_on_with_bulge')  # Galaxy10 DECaLS's classes, in its order
+MORPHOLOGIES = dict(simple=CLASS_NAMES, galaxy10=GALAXY10_NAMES)
 CONTAMINANT_NAMES = ('none', 'galaxy', 'star', 'galaxy+star')  # bit 0: neighbour galaxy, bit 1: star
+LATER_FIELDS = dict(telescope='sdss', morphology='simple')   # SurveyConfig fields added after simulator 2.0, left out of the hash at these defaults
+TELESCOPE_FIELDS = ('telescope', 'bands', 'pixel_scale', 'psf_fwhm_r', 'size')   # what `SurveyConfig.of` fills in from a telescope
+
+# %% ../nbs/00_survey.ipynb #tl000002
+@dataclass(frozen=True)
+class Telescope:
+    "What a survey's camera and site decide: bands, filter curves, pixels, seeing, depth, photon noise, calibration, extinction, magnitudes."
+    bands: str               # in wavelength order
+    filters: str             # speclite filter group of the response curves
+    wavelength: dict         # effective wavelength per band, Angstrom
+    pixel_scale: float       # arcsec / pixel
+    psf_fwhm_r: float        # median r-band seeing FWHM, arcsec
+    size: int                # default cutout side, pixels
+    depth: dict              # 5-sigma point-source depth per band, AB mag
+    nmgy_per_electron: dict  # shot noise: nanomaggies per detected electron
+    calibration_error: dict  # rms relative zero-point error per band, mag
+    extinction: dict         # A_b / E(B-V)_SFD per band
+    asinh: bool              # catalogue magnitudes are SDSS asinh magnitudes (else 22.5 - 2.5 log10 f, as the Legacy Surveys)
+
+TELESCOPES = dict(
+    sdss=Telescope(SDSS_BANDS, 'sdss2010', EFFECTIVE_WAVELENGTH, SDSS_PIXEL_SCALE, 1.4, 64, POINT_SOURCE_DEPTH, NMGY_PER_ELECTRON,
+                   CALIBRATION_ERROR, SF11_R, asinh=True),
+    desi=Telescope(DECAM_BANDS, 'decam2014', DECAM_EFFECTIVE_WAVELENGTH, LEGACY_PIXEL_SCALE, 1.2, 256, LEGACY_DEPTH,
+                   DECAM_NMGY_PER_ELECTRON, DECAM_CALIBRATION_ERROR, DECAM_R, asinh=False))
 
 # %% ../nbs/00_survey.ipynb #0ce94f3c
 @dataclass(frozen=True)
@@ -67,16 +108,22 @@ class SurveyConfig:
     wave_max: float = 9200.
     dloglam: float = 2e-4           # log10 wavelength step (SDSS: 1e-4; templates resolve ~3.7e-4)
     spec_noise: float = 1.0         # 1-sigma per-pixel noise at 1e-4 dex, 1e-17 erg/s/cm2/A
+    telescope: str = 'sdss'         # whose camera takes the images: 'sdss' or 'desi' (Legacy Surveys DECam); see `TELESCOPES`
+    morphology: str = 'simple'      # the classes of `label`: 'simple' (`CLASS_NAMES`) or 'galaxy10' (`GALAXY10_NAMES`)
 
     def __post_init__(self):
         object.__setattr__(self, 'bands', tuple(self.bands))
         def bad(name, why): raise ValueError(f"SurveyConfig.{name}={getattr(self, name)!r}: {why}")
+        if self.telescope not in TELESCOPES: bad('telescope', f"unknown; choose from {sorted(TELESCOPES)}")
+        if self.morphology not in MORPHOLOGIES: bad('morphology', f"unknown; choose from {sorted(MORPHOLOGIES)}")
         if not isinstance(self.n, int) or self.n <= 0: bad('n', 'must be a positive integer')
         if not isinstance(self.size, int) or not 16 <= self.size <= 1024: bad('size', 'must be between 16 and 1024 pixels (6.8 arcmin at SDSS pixels)')
-        unknown = [b for b in self.bands if b not in SDSS_BANDS]
-        if unknown: bad('bands', f"unknown band(s) {unknown}; choose from {''.join(SDSS_BANDS)}")
+        have = TELESCOPES[self.telescope].bands
+        unknown = [b for b in self.bands if b not in have]
+        if unknown: bad('bands', f"unknown band(s) {unknown} for telescope {self.telescope!r}; choose from {have}"
+                                 + (f" (SurveyConfig.of({self.telescope!r}) fills in its bands)" if self.telescope != 'sdss' else ''))
         if not self.bands or len(set(self.bands)) != len(self.bands): bad('bands', 'must be distinct and non-empty')
-        if list(self.bands) != [b for b in SDSS_BANDS if b in self.bands]: bad('bands', 'must be in wavelength order')
+        if list(self.bands) != [b for b in have if b in self.bands]: bad('bands', 'must be in wavelength order')
         if self.pixel_scale <= 0: bad('pixel_scale', 'must be positive')
         if not 0 < self.z_max <= 0.6: bad('z_max', 'must be in (0, 0.6]')
         if self.psf_fwhm_r <= 0: bad('psf_fwhm_r', 'must be positive')
@@ -92,7 +139,26 @@ class SurveyConfig:
         if unknown: raise ValueError(f"unknown SurveyConfig key(s) {unknown}; known: {sorted(names)}")
         return cls(**d)
 
-    def to_json(self): return json.dumps(asdict(self), sort_keys=True)
+    @classmethod
+    def of(cls, telescope:str='sdss', **kw):
+        "The config of a survey by `telescope`: its bands, pixels, seeing and cutout size (and for 'desi' Galaxy10's classes) unless `kw` sets them."
+        if telescope not in TELESCOPES: raise ValueError(f"SurveyConfig.telescope={telescope!r}: unknown; choose from {sorted(TELESCOPES)}")
+        t = TELESCOPES[telescope]
+        own = dict(bands=tuple(t.bands), pixel_scale=t.pixel_scale, psf_fwhm_r=t.psf_fwhm_r, size=t.size,
+                   morphology='galaxy10' if telescope == 'desi' else 'simple')
+        return cls.from_dict({**own, **kw, 'telescope': telescope})
+
+    @property
+    def sdss_twin(self):
+        "The SDSS survey, in all five bands, of this survey's galaxies: itself for SDSS, else the SDSS camera, seeing and 64-pixel cutouts."
+        if self.telescope == 'sdss': return dataclasses.replace(self, bands=tuple(SDSS_BANDS))
+        return SurveyConfig.of('sdss', **{k: v for k, v in asdict(self).items() if k not in TELESCOPE_FIELDS})
+
+    def to_json(self):
+        d = asdict(self)
+        for k, v in LATER_FIELDS.items():
+            if d[k] == v: del d[k]
+        return json.dumps(d, sort_keys=True)
 
     @property
     def hash(self):
@@ -129,14 +195,14 @@ def galaxy_templates():
     return wave, flux, mremain
 
 @cache
-def sdss_filters(bands:tuple=SDSS_BANDS):
-    "The SDSS 2010 response curves from speclite, in `bands` order."
+def filter_curves(bands:tuple=SDSS_BANDS, group:str='sdss2010'):
+    "The response curves of `bands` from speclite's filter `group` (SDSS 2010 by default; 'decam2014' for DECam), in `bands` order."
     import speclite.filters
-    return speclite.filters.load_filters(*[f'sdss2010-{b}' for b in bands])
+    return speclite.filters.load_filters(*[f'{group}-{b}' for b in bands])
 
-def ab_maggies(flux, wave, bands:tuple=SDSS_BANDS):
-    "AB maggies of spectra `flux` (..., nwave) in erg/s/cm²/Å on `wave` (Å) through the SDSS `bands`."
-    m = sdss_filters(tuple(bands)).get_ab_maggies(np.atleast_2d(flux), wave)
+def ab_maggies(flux, wave, bands:tuple=SDSS_BANDS, group:str='sdss2010'):
+    "AB maggies of spectra `flux` (..., nwave) in erg/s/cm²/Å on `wave` (Å) through `bands` of filter `group` (default SDSS)."
+    m = filter_curves(tuple(bands), group).get_ab_maggies(np.atleast_2d(flux), wave)
     return np.stack([np.asarray(m[c]) for c in m.colnames], -1)
 
 # %% ../nbs/00_survey.ipynb #e70cd5e6
@@ -154,17 +220,27 @@ class PhysicsTables:
 
     def at(self, name, z):
         "Linear interpolation of table `name` at redshifts `z` along the first axis."
-        tab = getattr(self, name)
-        i = np.clip(np.searchsorted(Z_GRID, z) - 1, 0, len(Z_GRID) - 2)
-        t = ((z - Z_GRID[i]) / (Z_GRID[i+1] - Z_GRID[i])).reshape((-1,) + (1,)*(tab.ndim - 1))
-        return tab[i] * (1 - t) + tab[i+1] * t
+        return at_redshift(getattr(self, name), z)
+
+def at_redshift(tab, z):
+    "Linear interpolation of a table on `Z_GRID` (first axis) at redshifts `z`."
+    i = np.clip(np.searchsorted(Z_GRID, z) - 1, 0, len(Z_GRID) - 2)
+    t = ((z - Z_GRID[i]) / (Z_GRID[i+1] - Z_GRID[i])).reshape((-1,) + (1,)*(tab.ndim - 1))
+    return tab[i] * (1 - t) + tab[i+1] * t
+
+@cache
+def template_maggies(telescope:str='sdss') -> np.ndarray:
+    "(nz, ntemplate, nbands) AB maggies at 10 pc of each template redshifted to `Z_GRID`, through all of `telescope`'s filters."
+    wave, flux, _ = galaxy_templates()
+    t = TELESCOPES[telescope]
+    return np.stack([ab_maggies(flux / (1 + z), wave * (1 + z), tuple(t.bands), t.filters) for z in Z_GRID])
 
 @cache
 def physics_tables() -> PhysicsTables:
     "Compute (once per process) the template photometry and cosmology on `Z_GRID`."
-    wave, flux, mremain = galaxy_templates()
+    _, _, mremain = galaxy_templates()
     zs = np.maximum(Z_GRID, 1e-4)
-    maggies = np.stack([ab_maggies(flux / (1 + z), wave * (1 + z)) for z in Z_GRID])
+    maggies = template_maggies('sdss')
     cosmo = cosmology()
     return PhysicsTables(maggies=maggies, rest_r=maggies[0, :, 2],
                          dist_mod=cosmo.distmod(zs).value, dvdz=cosmo.differential_comoving_volume(zs).value,
@@ -183,12 +259,12 @@ def population_coeffs(rng, population:str, n:int, abs_mag_r):
     w = np.exp(np.asarray(p['mu']) + p['sigma']*rng.normal(size=(n, len(p['mu']))))
     return w / w.sum(1, keepdims=True) / physics_tables().rest_r * 10**(-0.4*np.asarray(abs_mag_r))[:, None]
 
-def observed_nanomaggies(coeffs, z, ebv=0., bands:tuple=SDSS_BANDS):
-    "Observed fluxes (n, nbands) in nanomaggies of template mixtures `coeffs` at `z`, dimmed by E(B-V)_SFD."
-    t = physics_tables()
-    idx = [SDSS_BANDS.index(b) for b in bands]
-    mag10 = np.einsum('nk,nkb->nb', coeffs, t.at('maggies', z)[..., idx])
-    ext = per_band(SF11_R, bands) * np.asarray(ebv).reshape(-1, 1)
+def observed_nanomaggies(coeffs, z, ebv=0., bands:tuple=SDSS_BANDS, telescope:str='sdss'):
+    "Observed fluxes (n, nbands) in nanomaggies of template mixtures `coeffs` at `z` in `telescope`'s `bands`, dimmed by E(B-V)_SFD."
+    t, tel = physics_tables(), TELESCOPES[telescope]
+    idx = [tel.bands.index(b) for b in bands]
+    mag10 = np.einsum('nk,nkb->nb', coeffs, at_redshift(template_maggies(telescope), z)[..., idx])
+    ext = per_band(tel.extinction, bands) * np.asarray(ebv).reshape(-1, 1)
     return 1e9 * mag10 * 10**(-0.4*(t.at('dist_mod', z)[:, None] + ext))
 
 # %% ../nbs/00_survey.ipynb #b22e5964
@@ -235,53 +311,70 @@ def sample_redshift_magnitude(rng, n:int, z_max:float, r_limit:float):
     return z, m_star(z) + np.interp(u, cdf, _DM_GRID)
 
 # %% ../nbs/00_survey.ipynb #86d70881
+def simple_morphology(rng, red, m:int) -> dict:
+    "The `simple` classes (`CLASS_NAMES`) of `m` galaxies, red or not, with their inclinations, B/T and knot fractions."
+    cls = np.where(red, rng.choice([0, 1], m, p=[0.6, 0.4]), 3)
+    cos_i = rng.random(m)
+    incl = np.arccos(cos_i)
+    cls = np.where(~red & (incl < np.radians(45)), 2, cls)
+    cls = np.where(~red & (incl > np.radians(75)), 4, cls)
+    cls = np.where(~red & (rng.random(m) < 0.15), 5, cls)
+    bt = np.select([cls == 0, cls == 1, cls == 5], [1.0, rng.uniform(0.4, 0.7, m), 0.0], rng.uniform(0.05, 0.35, m))
+    knot_frac = np.where(cls == 5, rng.uniform(0.2, 0.4, m), 0.0)
+    return dict(label=cls, inclination=incl, bulge_frac=bt, knot_frac=knot_frac)
+
 def draw_galaxies(rng, n:int, cfg:SurveyConfig, r_limit:float=None):
-    "A magnitude-limited catalogue of `n` galaxies (dict of arrays), limit `r_limit` (default the config's)."
+    "A magnitude-limited catalogue of `n` galaxies (dict of arrays), limit `r_limit` (default the config's), classes of `cfg.morphology`."
     r_limit = cfg.r_limit if r_limit is None else r_limit
     out, have = [], 0
     while have < n:
         m = 3*(n - have) + 16
         z, M = sample_redshift_magnitude(rng, m, cfg.z_max, r_limit)
         red = rng.random(m) < red_fraction(M)
-        cls = np.where(red, rng.choice([0, 1], m, p=[0.6, 0.4]), 3)
-        cos_i = rng.random(m)
-        incl = np.arccos(cos_i)
-        cls = np.where(~red & (incl < np.radians(45)), 2, cls)
-        cls = np.where(~red & (incl > np.radians(75)), 4, cls)
-        cls = np.where(~red & (rng.random(m) < 0.15), 5, cls)
-        bt = np.select([cls == 0, cls == 1, cls == 5], [1.0, rng.uniform(0.4, 0.7, m), 0.0], rng.uniform(0.05, 0.35, m))
-        knot_frac = np.where(cls == 5, rng.uniform(0.2, 0.4, m), 0.0)
-        disk_frac = 1 - bt - knot_frac
-        c_bulge = population_coeffs(rng, 'red', m, M) * bt[:, None]
-        c_disk = np.where(red[:, None], population_coeffs(rng, 'red', m, M), population_coeffs(rng, 'blue', m, M)) * disk_frac[:, None]
-        c_knots = population_coeffs(rng, 'knots', m, M) * knot_frac[:, None]
-        r_true = 22.5 - 2.5*np.log10(observed_nanomaggies(c_bulge + c_disk + c_knots, z, 0., ('r',))[:, 0])
+        morph = (simple_morphology if cfg.morphology == 'simple' else galaxy10_morphology)(rng, red, m)
+        bt, knot_frac = morph['bulge_frac'], morph['knot_frac']
+        disk_frac = 1 - bt - knot_frac - morph.get('bar_frac', 0.) - morph.get('companion_frac', 0.)
+        coeffs = dict(c_bulge=population_coeffs(rng, 'red', m, M) * bt[:, None],
+                      c_disk=np.where(red[:, None], population_coeffs(rng, 'red', m, M), population_coeffs(rng, 'blue', m, M)) * disk_frac[:, None],
+                      c_knots=population_coeffs(rng, 'knots', m, M) * knot_frac[:, None])
+        if cfg.morphology == 'galaxy10':
+            coeffs['c_bar'] = population_coeffs(rng, 'red', m, M) * morph['bar_frac'][:, None]
+            coeffs['c_companion'] = np.where(morph['companion_red'][:, None], population_coeffs(rng, 'red', m, M),
+                                             population_coeffs(rng, 'blue', m, M)) * morph['companion_frac'][:, None]
+        r_true = 22.5 - 2.5*np.log10(observed_nanomaggies(sum(coeffs.values()), z, 0., ('r',))[:, 0])
         keep = r_true <= r_limit
-        early = cls <= 1
-        hlr_kpc = shen_half_light_kpc(M, early) * np.exp(rng.normal(0, np.where(early, 0.3, 0.4), m))
+        hlr_kpc = shen_half_light_kpc(M, red) * np.exp(rng.normal(0, np.where(red, 0.3, 0.4), m))
         hlr = hlr_kpc / physics_tables().at('da_kpc_per_arcsec', z)
-        cat = dict(z=z, abs_mag_r=M, label=cls, inclination=incl, bulge_frac=bt, knot_frac=knot_frac,
-                   c_bulge=c_bulge, c_disk=c_disk, c_knots=c_knots, hlr=np.maximum(hlr, 0.15),
-                   bulge_n=np.where(cls == 0, 4.0, rng.choice([2.0, 3.0, 4.0], m)),
-                   bulge_q=np.where(cls == 0, rng.uniform(0.5, 1.0, m), rng.uniform(0.7, 1.0, m)),
+        elliptical, q_smooth = bt == 1, morph.pop('bulge_q', None)
+        cat = dict(z=z, abs_mag_r=M, **morph, **coeffs, hlr=np.maximum(hlr, 0.15),
+                   bulge_n=np.where(elliptical, 4.0, rng.choice([2.0, 3.0, 4.0], m)),
+                   bulge_q=np.where(elliptical, rng.uniform(0.5, 1.0, m) if q_smooth is None else q_smooth, rng.uniform(0.7, 1.0, m)),
                    angle=rng.uniform(0, np.pi, m))
         out.append({k: v[keep] for k, v in cat.items()})
         have += keep.sum()
     return {k: np.concatenate([o[k] for o in out])[:n] for k in out[0]}
 
 # %% ../nbs/00_survey.ipynb #d7b75e8e
+def seeing_by_band(cfg:SurveyConfig):
+    "PSF FWHM of each band relative to r: λ^-0.2 with the telescope's effective wavelengths."
+    lam = TELESCOPES[cfg.telescope].wavelength
+    return (per_band(lam, cfg.bands) / lam['r'])**PSF_WAVELENGTH_SLOPE
+
 def psf_fwhm(rng, n:int, cfg:SurveyConfig):
     "Per-object, per-band PSF FWHM (n, nbands) in arcsec."
     r = cfg.psf_fwhm_r * np.exp(rng.normal(0, cfg.psf_fwhm_scatter, n))
-    lam = per_band(EFFECTIVE_WAVELENGTH, cfg.bands) / EFFECTIVE_WAVELENGTH['r']
-    return r[:, None] * lam**PSF_WAVELENGTH_SLOPE
+    return r[:, None] * seeing_by_band(cfg)
 
 def sky_sigma(cfg:SurveyConfig):
-    "Sky noise per pixel (nanomaggies) in each band from the point-source depths at the median seeing."
-    fwhm = cfg.psf_fwhm_r * (per_band(EFFECTIVE_WAVELENGTH, cfg.bands) / EFFECTIVE_WAVELENGTH['r'])**PSF_WAVELENGTH_SLOPE
+    "Sky noise per pixel (nanomaggies) in each band from the telescope's point-source depths at the median seeing."
+    fwhm = cfg.psf_fwhm_r * seeing_by_band(cfg)
     n_eff = 4*np.pi*(fwhm / 2.3548 / cfg.pixel_scale)**2
-    f5 = 10**(-0.4*(per_band(POINT_SOURCE_DEPTH, cfg.bands) - 22.5))
+    f5 = 10**(-0.4*(per_band(TELESCOPES[cfg.telescope].depth, cfg.bands) - 22.5))
     return f5 / (5*np.sqrt(n_eff))
+
+def shot_noise(cfg:SurveyConfig):
+    "Nanomaggies per detected electron in each band of `cfg` (the source's Poisson variance is flux times this)."
+    return per_band(TELESCOPES[cfg.telescope].nmgy_per_electron, cfg.bands)
 
 def asinh_mag(flux_nmgy, band:str):
     "SDSS asinh magnitude (luptitude) of a flux in nanomaggies."
@@ -339,17 +432,22 @@ def galaxy_components(cat:dict, i:int, seed:int):
     rot = cat['angle'][i] * galsim.radians
     comps = []
     if cat['bulge_frac'][i] > 0:
-        bulge_hlr = hlr if cat['label'][i] == 0 else 0.5*hlr
+        bulge_hlr = hlr if cat['bulge_frac'][i] == 1 else 0.5*hlr
         bulge = galsim.Sersic(n=cat['bulge_n'][i], half_light_radius=bulge_hlr, trunc=8*bulge_hlr,
                               flux_untruncated=False, gsparams=gsp)
         comps.append((bulge.shear(q=cat['bulge_q'][i], beta=rot), cat['c_bulge'][i]))
+    arms = cat['arm_frac'][i] if 'arm_frac' in cat else 0.
     if cat['bulge_frac'][i] < 1:
         disk = galsim.InclinedExponential(cat['inclination'][i]*galsim.radians, half_light_radius=hlr,
                                           scale_h_over_r=0.1, gsparams=gsp).rotate(rot)
-        comps.append((disk, cat['c_disk'][i]))
+        comps.append((disk, cat['c_disk'][i]*(1 - arms)))
     if cat['knot_frac'][i] > 0:
         knots = galsim.RandomKnots(npoints=25, half_light_radius=hlr, rng=galsim.BaseDeviate(seed), gsparams=gsp)
-        comps.append((knots.rotate(rot), cat['c_knots'][i]))
+        knots = knots.rotate(rot)
+        if 'knot_offset' in cat:   # a disturbed galaxy's clumps are off-centre
+            knots = knots.shift(cat['knot_offset'][i]*hlr*np.cos(cat['knot_angle'][i]), cat['knot_offset'][i]*hlr*np.sin(cat['knot_angle'][i]))
+        comps.append((knots, cat['c_knots'][i]))
+    if 'arm_frac' in cat: comps += galaxy10_components(cat, i, seed)
     return comps
 
 MOFFAT_BETA = 3.5
@@ -402,20 +500,100 @@ def draw_star(flux, fwhm, cfg:SurveyConfig, offset=(0., 0.)):
     import galsim
     return draw_bands([galsim.DeltaFunction()], [flux], fwhm, cfg, offset)
 
+# %% ../nbs/00_survey.ipynb #g10a0002
+GALAXY10_LATE_TYPES = np.array([1081, 1853, 2043, 1829, 2628]) / 9434   # disturbed, merging, barred, tight, loose: Galaxy10 DECaLS counts
+
+def galaxy10_morphology(rng, red, m:int) -> dict:
+    "Galaxy10 DECaLS classes (`GALAXY10_NAMES`) of `m` galaxies, red or not, with what renders them (see the table above)."
+    incl = np.arccos(rng.random(m))
+    edge_on = incl > np.radians(80)
+    lenticular = red & (rng.random(m) < 0.4)
+    kind = rng.choice(5, m, p=GALAXY10_LATE_TYPES)          # what a blue galaxy seen at an angle is
+    bt = np.where(red, np.where(lenticular, rng.uniform(0.4, 0.7, m), 1.0), rng.uniform(0.0, 0.35, m))
+    q = np.where(lenticular, np.cos(incl), 1 - 0.7*rng.random(m)**2)
+    smooth = 2 + (q < 0.8) + (q < 0.5)                         # round, in-between, cigar-shaped
+    label = np.select([red & edge_on & lenticular, red, edge_on & (bt < 0.15), edge_on], [9, smooth, 8, 9], np.array([0, 1, 5, 6, 7])[kind])
+    is_ = {c: label == GALAXY10_NAMES.index(c) for c in ('disturbed', 'merging', 'barred_spiral', 'unbarred_tight_spiral', 'unbarred_loose_spiral')}
+    spiral = is_['barred_spiral'] | is_['unbarred_tight_spiral'] | is_['unbarred_loose_spiral']
+    return dict(label=label, inclination=incl, bulge_frac=bt, bulge_q=q,
+                knot_frac=np.where(is_['disturbed'], rng.uniform(0.2, 0.4, m), 0.),
+                knot_offset=rng.uniform(0.4, 1.0, m), knot_angle=rng.uniform(0, 2*np.pi, m),
+                arm_frac=np.where(spiral, rng.uniform(0.3, 0.5, m), 0.),
+                pitch=np.radians(np.where(is_['unbarred_tight_spiral'], rng.uniform(8, 15, m), rng.uniform(18, 35, m))),
+                bar_frac=np.where(is_['barred_spiral'], rng.uniform(0.1, 0.2, m), 0.),
+                companion_frac=np.where(is_['merging'], rng.uniform(0.25, 0.45, m), 0.), companion_red=rng.random(m) < 0.5,
+                companion_size=rng.uniform(0.5, 1.0, m), companion_sep=rng.uniform(1.0, 2.5, m), companion_angle=rng.uniform(0, 2*np.pi, m))
+
+class Clumps:
+    "Gaussian clumps of one width (unit total flux) mapped to the sky by the Jacobian `jac`, with the two methods `draw_bands` asks of a GalSim profile."
+    def __init__(self, xy, weights, sigma:float, jac=np.eye(2)):
+        jac = np.asarray(jac, float)
+        self.xy, self.weights = np.asarray(xy, float) @ jac.T, np.asarray(weights, float) / np.sum(weights)
+        self.cov = sigma**2 * jac @ jac.T
+
+    def shift(self, pos):
+        "The clumps moved by `pos` (a GalSim position, arcsec)."
+        c = object.__new__(Clumps)
+        c.xy, c.weights, c.cov = self.xy + [pos.x, pos.y], self.weights, self.cov
+        return c
+
+    def drawKImage(self, image):
+        "Fill GalSim's k-space `image` (centred bounds, `scale` = dk) with the clumps' Fourier transform, as GalSim's `drawKImage` does."
+        b, dk = image.bounds, image.scale
+        kx, ky = np.arange(b.xmin, b.xmax + 1)*dk, np.arange(b.ymin, b.ymax + 1)*dk
+        phases = (np.exp(-1j*np.outer(ky, self.xy[:, 1])) * self.weights) @ np.exp(-1j*np.outer(kx, self.xy[:, 0])).T
+        (c00, c01), (_, c11) = self.cov
+        image.array[:] = phases * np.exp(-0.5*(c00*kx[None]**2 + 2*c01*ky[:, None]*kx[None] + c11*ky[:, None]**2))
+        return image
+
+def disk_plane(inclination:float, angle:float):
+    "Jacobian from a disk's own plane to the sky: inclined about the x axis, then rotated by `angle` (GalSim's convention for inclined disks)."
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s], [s, c]]) @ np.diag([1., np.cos(inclination)])
+
+def spiral_arms(hlr:float, pitch:float, phase:float, jac) -> Clumps:
+    "Two logarithmic spiral arms of pitch angle `pitch` (rad) from 0.5 to 3.5 disk scale lengths, brightness falling as the disk's, as `Clumps`."
+    h = hlr / 1.678                                  # exponential scale length
+    sigma = 0.25*h
+    n = int(np.ceil(3*h/np.sin(pitch) / (1.2*sigma)))   # clumps 1.2 widths apart along each arm
+    r = h*np.linspace(0.5, 3.5, n)
+    theta = np.log(r/r[0]) / np.tan(pitch) + phase
+    xy = np.concatenate([np.column_stack([r*np.cos(theta + a), r*np.sin(theta + a)]) for a in (0, np.pi)])
+    return Clumps(xy, np.tile(np.exp(-r/h), 2), sigma, jac)
+
+def galaxy10_components(cat:dict, i:int, seed:int):
+    "The parts a `galaxy10` galaxy adds to the bulge, disk and knots: spiral arms, bar, merging companion (GalSim profiles or `Clumps` with coefficients)."
+    import galsim
+    gsp, hlr, angle = _gsparams(), cat['hlr'][i], cat['angle'][i]
+    jac = disk_plane(cat['inclination'][i], angle)
+    comps, rng = [], np.random.default_rng(seed)
+    if cat['arm_frac'][i] > 0:
+        comps.append((spiral_arms(hlr, cat['pitch'][i], rng.uniform(0, 2*np.pi), jac), cat['c_disk'][i]*cat['arm_frac'][i]))
+    if cat['bar_frac'][i] > 0:
+        bar = galsim.Sersic(n=0.5, half_light_radius=0.6*hlr, gsparams=gsp).shear(q=0.3, beta=rng.uniform(0, np.pi)*galsim.radians)
+        comps.append((bar.transform(*jac.ravel()).withFlux(1.), cat['c_bar'][i]))
+    if cat['companion_frac'][i] > 0:
+        size, sep, phi = cat['companion_size'][i]*hlr, cat['companion_sep'][i]*hlr, cat['companion_angle'][i]
+        profile = (galsim.Sersic(n=4., half_light_radius=size, trunc=8*size, flux_untruncated=False, gsparams=gsp) if cat['companion_red'][i]
+                   else galsim.Exponential(half_light_radius=size, gsparams=gsp))
+        comps.append((profile.shift(sep*np.cos(phi), sep*np.sin(phi)), cat['c_companion'][i]))
+    return comps
+
 # %% ../nbs/00_survey.ipynb #39b4d197
 STAR_TEMPERATURES = np.linspace(3500, 9000, 56)
 
 @cache
-def star_colours():
-    "Band fluxes (ntemp, 5) of black bodies at `STAR_TEMPERATURES`, normalised to unit r flux."
+def star_colours(telescope:str='sdss'):
+    "Fluxes (ntemp, nbands) in all of `telescope`'s bands of black bodies at `STAR_TEMPERATURES`, normalised to unit r flux."
     from astropy.modeling.physical_models import BlackBody
     import astropy.units as u
     wave = np.linspace(2500, 12000, 2000)
     flam = np.stack([BlackBody(T*u.K)(wave*u.AA).to(u.erg/u.s/u.cm**2/u.AA/u.sr,
                                                      equivalencies=u.spectral_density(wave*u.AA)).value
                      for T in STAR_TEMPERATURES])
-    m = ab_maggies(flam, wave)
-    return m / m[:, 2:3]
+    t = TELESCOPES[telescope]
+    m = ab_maggies(flam, wave, tuple(t.bands), t.filters)
+    return m / m[:, t.bands.index('r')][:, None]
 
 # %% ../nbs/00_survey.ipynb #9294621b
 def wavelength_grid(cfg:SurveyConfig):
@@ -445,40 +623,52 @@ def galaxy_spectrum(coeffs, z:float, ebv:float, fiber_frac:float, cfg:SurveyConf
 
 # %% ../nbs/00_survey.ipynb #c4d7b69e
 def pixel_noise(rng, img, sim:SurveyConfig):
-    "Sky plus source shot noise (nanomaggies) for noiseless images `img` (5, H, W) of all SDSS bands."
-    var = sky_sigma(sim)[:, None, None]**2 + np.maximum(img, 0)*per_band(NMGY_PER_ELECTRON)[:, None, None]
+    "Sky plus source shot noise (nanomaggies) for noiseless images `img` (nbands, H, W) in the bands of `sim`."
+    var = sky_sigma(sim)[:, None, None]**2 + np.maximum(img, 0)*shot_noise(sim)[:, None, None]
     return (rng.normal(0, 1, img.shape) * np.sqrt(var)).astype(np.float32)
 
 def petrosian_photometry(rng, img, sim:SurveyConfig):
     "Petrosian fluxes, their errors (nanomaggies, per band) and the r Petrosian radius (arcsec) of a noiseless, deblended object."
     rp = petrosian_radius(img[SDSS_BANDS.index('r')], sim.pixel_scale)
     w = aperture_weights(img.shape[-2:], min(2*rp/sim.pixel_scale, sim.size/2 - 1))
-    err = np.sqrt(sky_sigma(sim)**2*(w**2).sum() + (np.maximum(img, 0)*w**2).sum((-2, -1))*per_band(NMGY_PER_ELECTRON))
+    err = np.sqrt(sky_sigma(sim)**2*(w**2).sum() + (np.maximum(img, 0)*w**2).sum((-2, -1))*shot_noise(sim))
     return (img*w).sum((-2, -1)) + err*rng.normal(0, 1, len(err)), err, rp
 
 def model_photometry(rng, img, shape, sim:SurveyConfig):
     "Model fluxes and errors (nanomaggies, per band): the amplitude of the r-band profile `shape` (nbands, H, W; unit total flux, each band's PSF) fitted to each band of the noiseless image `img`, plus the fit's noise."
-    var = sky_sigma(sim)[:, None, None]**2 + np.maximum(img, 0)*per_band(NMGY_PER_ELECTRON)[:, None, None]
+    var = sky_sigma(sim)[:, None, None]**2 + np.maximum(img, 0)*shot_noise(sim)[:, None, None]
     w = shape / var                                   # inverse-variance weighted least squares for one amplitude per band
     info = (w*shape).sum((-2, -1))
     err = 1/np.sqrt(info)
     return (w*img).sum((-2, -1))/info + err*rng.normal(0, 1, len(err)), err
 
-def contaminants(rng, fwhm, ebv:float, sim:SurveyConfig):
-    "Noiseless images (5, H, W) of a possible neighbouring galaxy and star, and their `contaminant` flags."
-    img, kind = np.zeros((len(SDSS_BANDS), sim.size, sim.size), np.float32), 0
+def contaminant_scene(rng, sim:SurveyConfig):
+    "What else falls in a cutout of `sim`: a list of a possible neighbouring galaxy and star (dicts; offsets in `sim`'s pixels), and their `contaminant` flags."
+    scene, kind = [], 0
     if rng.random() < sim.neighbour_fraction:
         cat = draw_galaxies(rng, 1, sim, r_limit=21.0)
         comps = galaxy_components(cat, 0, int(rng.integers(2**31)))
-        fluxes = [observed_nanomaggies(c[None], cat['z'], ebv)[0] for _, c in comps]
-        img += draw_bands([p for p, _ in comps], fluxes, fwhm, sim, offset=_random_offset(rng, sim))
+        scene.append(dict(profiles=[p for p, _ in comps], coeffs=[c for _, c in comps], z=cat['z'], offset=_random_offset(rng, sim)))
         kind |= 1
     if rng.random() < sim.star_fraction:
-        colour = star_colours()[rng.integers(len(STAR_TEMPERATURES))]
-        flux = 10**(-0.4*(rng.uniform(15, 21) - 22.5)) * colour * 10**(-0.4*per_band(SF11_R)*ebv)
-        img += draw_star(flux, fwhm, sim, offset=_random_offset(rng, sim))
+        scene.append(dict(temperature=rng.integers(len(STAR_TEMPERATURES)), r_mag=rng.uniform(15, 21), offset=_random_offset(rng, sim)))
         kind |= 2
-    return img, kind
+    return scene, kind
+
+def draw_contaminants(scene, fwhm, ebv:float, cfg:SurveyConfig, offset_scale:float=1.):
+    "Noiseless images (nbands, H, W) of a `contaminant_scene` in the bands of `cfg`; offsets times `offset_scale` (another telescope's pixels)."
+    tel = TELESCOPES[cfg.telescope]
+    img = np.zeros((len(cfg.bands), cfg.size, cfg.size), np.float32)
+    for thing in scene:
+        offset = tuple(o*offset_scale for o in thing['offset'])
+        if 'profiles' in thing:
+            fluxes = [observed_nanomaggies(c[None], thing['z'], ebv, cfg.bands, cfg.telescope)[0] for c in thing['coeffs']]
+            img += draw_bands(thing['profiles'], fluxes, fwhm, cfg, offset=offset)
+        else:
+            colour = star_colours(cfg.telescope)[thing['temperature']][[tel.bands.index(b) for b in cfg.bands]]
+            flux = 10**(-0.4*(thing['r_mag'] - 22.5)) * colour * 10**(-0.4*per_band(tel.extinction, cfg.bands)*ebv)
+            img += draw_star(flux, fwhm, cfg, offset=offset)
+    return img
 
 def _random_offset(rng, cfg:SurveyConfig):
     "A pixel offset from the centre between 8 pixels and the cutout's edge."
@@ -506,11 +696,34 @@ FIBER_RADIUS = 1.5  # arcsec (SDSS 3" fibres)
 def _empty_chunk(n:int, cfg:SurveyConfig):
     return {k: np.empty((n,) + shape, dtype) for k, (shape, dtype, *_) in survey_schema(cfg).items()}
 
+def catalogue_magnitudes(flux, err, cfg:SurveyConfig):
+    "Magnitudes and errors of fluxes `flux` ± `err` (nanomaggies) in the bands of `cfg`: SDSS asinh magnitudes, or the Legacy Surveys' 22.5 - 2.5 log10 f."
+    if TELESCOPES[cfg.telescope].asinh:
+        return (np.array([asinh_mag(f, b) for f, b in zip(flux, cfg.bands)]),
+                np.array([asinh_mag_err(f, e, b) for f, e, b in zip(flux, err, cfg.bands)]))
+    f = np.maximum(flux, 0.01)      # 27.5 mag: never reached by a galaxy of the Main Galaxy Sample
+    return 22.5 - 2.5*np.log10(f), 2.5/np.log(10)*np.asarray(err)/f
+
+def observe_again(rng, comps, r_share, scene, z:float, ebv:float, cfg:SurveyConfig):
+    "The galaxy `comps` (with the r-band light share `r_share` of each) and its `scene` observed by `cfg`'s telescope: image, model fluxes and errors, PSF FWHM."
+    tel, profiles = TELESCOPES[cfg.telescope], [p for p, _ in comps]
+    fwhm = psf_fwhm(rng, 1, cfg)[0]
+    fluxes = [observed_nanomaggies(c[None], np.array([z]), ebv, cfg.bands, cfg.telescope)[0] for _, c in comps]
+    calibration = (10**(-0.4*rng.normal(0, per_band(tel.calibration_error, cfg.bands)))).astype(np.float32)[:, None, None]
+    img = draw_bands(profiles, fluxes, fwhm, cfg) * calibration
+    flux, err = model_photometry(rng, img, draw_bands(profiles, np.repeat(r_share[:, None], len(cfg.bands), 1), fwhm, cfg), cfg)
+    noise = pixel_noise(rng, img, cfg)
+    cont = draw_contaminants(scene, fwhm, ebv, cfg, offset_scale=TELESCOPES['sdss'].pixel_scale/cfg.pixel_scale)
+    if scene: noise += np.sqrt(np.maximum(cont, 0)*shot_noise(cfg)[:, None, None]) * rng.normal(0, 1, img.shape).astype(np.float32)
+    return img + cont*calibration + noise, flux, err, fwhm
+
 def simulate_chunk(cfg:SurveyConfig, chunk:int):
     "All datasets of galaxies [chunk*CHUNK, min(n, (chunk+1)*CHUNK)) as a dict of arrays."
     n = min(CHUNK, cfg.n - chunk*CHUNK)
     rng, votes_rng = np.random.default_rng([cfg.seed, chunk]), np.random.default_rng([cfg.seed, chunk, 1])
-    sim, keep = dataclasses.replace(cfg, bands=SDSS_BANDS), [SDSS_BANDS.index(b) for b in cfg.bands]
+    other_rng = np.random.default_rng([cfg.seed, chunk, 2])          # another telescope's observation
+    sim, keep = cfg.sdss_twin, [SDSS_BANDS.index(b) for b in cfg.bands] if cfg.telescope == 'sdss' else None
+    tel = TELESCOPES[cfg.telescope]
     spec_sigma = spectrum_sigma(cfg)
     res, r = _empty_chunk(n, cfg), SDSS_BANDS.index('r')
     res['dec'] = np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(-5)), np.sin(np.radians(65)), n)))
@@ -523,29 +736,30 @@ def simulate_chunk(cfg:SurveyConfig, chunk:int):
         for i in range(n - k):
             comps = galaxy_components(cat, i, int(rng.integers(2**31)))
             fluxes = [observed_nanomaggies(c[None], cat['z'][i:i+1], ebv[i])[0] for _, c in comps]
-            calibration = (10**(-0.4*rng.normal(0, per_band(CALIBRATION_ERROR)))).astype(np.float32)[:, None, None]   # the field's zero-point error
+            calibration = (10**(-0.4*rng.normal(0, per_band(CALIBRATION_ERROR)))).astype(np.float32)[:, None, None]   # the field's SDSS zero-point error
             img = draw_bands([p for p, _ in comps], fluxes, fwhm[i], sim) * calibration
             petro_flux, petro_err, rp = petrosian_photometry(rng, img, sim)
             if asinh_mag(petro_flux[r], 'r') - SF11_R['r']*ebv[i] > cfg.r_limit: continue   # fails the Petrosian magnitude limit
             r_flux = np.array([f[r] for f in fluxes])
             shape = draw_bands([p for p, _ in comps], np.repeat(r_flux[:, None]/r_flux.sum(), len(SDSS_BANDS), 1), fwhm[i], sim)
             flux, err = model_photometry(rng, img, shape, sim)
-            mag = np.array([asinh_mag(f, b) for f, b in zip(flux, SDSS_BANDS)])
-            dered = mag - per_band(SF11_R)*ebv[i]
             r_img = img[r]
-            fiber = aperture_flux(r_img, FIBER_RADIUS/cfg.pixel_scale) / max(r_img.sum(), 1e-30)
+            fiber = aperture_flux(r_img, FIBER_RADIUS/sim.pixel_scale) / max(r_img.sum(), 1e-30)
             noise = pixel_noise(rng, img, sim)
-            cont, kind = contaminants(rng, fwhm[i], ebv[i], sim)
-            if kind: noise += np.sqrt(np.maximum(cont, 0)*per_band(NMGY_PER_ELECTRON)[:, None, None]) * rng.normal(0, 1, img.shape).astype(np.float32)
+            scene, kind = contaminant_scene(rng, sim)
+            cont = draw_contaminants(scene, fwhm[i], ebv[i], sim)
+            if kind: noise += np.sqrt(np.maximum(cont, 0)*shot_noise(sim)[:, None, None]) * rng.normal(0, 1, img.shape).astype(np.float32)
             coeffs = sum(c for _, c in comps)
             spec = galaxy_spectrum(coeffs, cat['z'][i], ebv[i], fiber, cfg)
-            res['images'][k] = (img + cont*calibration + noise)[keep]
-            res['mag'][k], res['dered_mag'][k] = mag[keep], dered[keep]
-            res['mag_err'][k] = [asinh_mag_err(flux[b], err[b], SDSS_BANDS[b]) for b in keep]
+            if keep is None: image, flux, err, psf = observe_again(other_rng, comps, r_flux/r_flux.sum(), scene, cat['z'][i], ebv[i], cfg)
+            else: image, flux, err, psf = (img + cont*calibration + noise)[keep], flux[keep], err[keep], fwhm[i][keep]
+            mag, mag_err = catalogue_magnitudes(flux, err, cfg)
+            res['images'][k], res['mag'][k], res['mag_err'][k] = image, mag, mag_err
+            res['dered_mag'][k] = mag - per_band(tel.extinction, cfg.bands)*ebv[i]
             res['z'][k], res['e_bv'][k], res['label'][k] = cat['z'][i], ebv[i], cat['label'][i]
             res['stellar_mass'][k] = np.log10(coeffs @ physics_tables().mremain)
             res['abs_mag_r'][k], res['half_light_radius'][k] = cat['abs_mag_r'][i], cat['hlr'][i]
-            res['petro_radius'][k], res['psf_fwhm'][k], res['contaminant'][k] = rp, fwhm[i][keep], kind
+            res['petro_radius'][k], res['psf_fwhm'][k], res['contaminant'][k] = rp, psf, kind
             res['spectrum'][k] = spec + rng.normal(0, 1, spec.shape).astype(np.float32)*spec_sigma
             res['spectrum_ivar'][k] = spec_sigma**-2
             res['gz_smooth'][k], res['gz_votes'][k] = galaxy_zoo_votes(votes_rng, cat['bulge_frac'][i], cat['knot_frac'][i], cat['inclination'][i],
@@ -557,12 +771,12 @@ def simulate_chunk(cfg:SurveyConfig, chunk:int):
 # %% ../nbs/00_survey.ipynb #52fb55a4
 def survey_schema(cfg:SurveyConfig):
     "name -> (per-galaxy shape, dtype, unit, description) of every per-galaxy dataset."
-    nb, L = len(cfg.bands), len(wavelength_grid(cfg))
+    nb, L, asinh = len(cfg.bands), len(wavelength_grid(cfg)), TELESCOPES[cfg.telescope].asinh
     return {
         'images': ((nb, cfg.size, cfg.size), 'f4', 'nanomaggy / pixel', 'sky-subtracted cutouts centred on the galaxy, bands in wavelength order, with neighbours, stars, sky and shot noise'),
-        'mag': ((nb,), 'f4', 'mag (AB, asinh)', 'model asinh magnitudes as observed (galactic extinction included): the r-band profile fitted in every band'),
+        'mag': ((nb,), 'f4', 'mag (AB, asinh)' if asinh else 'mag (AB)', f'model {"asinh " if asinh else ""}magnitudes as observed (galactic extinction included): the r-band profile fitted in every band'),
         'mag_err': ((nb,), 'f4', 'mag', '1-sigma error of `mag` from sky and shot noise of the model fit'),
-        'dered_mag': ((nb,), 'f4', 'mag (AB, asinh)', '`mag` corrected for galactic extinction: mag - R_b E(B-V) (SF11); the sample is limited in Petrosian r, not this r'),
+        'dered_mag': ((nb,), 'f4', 'mag (AB, asinh)' if asinh else 'mag (AB)', '`mag` corrected for galactic extinction: mag - R_b E(B-V) (SF11); the sample is limited in SDSS Petrosian r, not this r'),
         'z': ((), 'f4', 'dimensionless', 'spectroscopic redshift'),
         'e_bv': ((), 'f4', 'mag', 'galactic E(B-V) on the SFD scale (multiply by the SF11 R_b for A_b)'),
         'ra': ((), 'f8', 'deg', 'right ascension (ICRS), uniform in an SDSS-like northern cap'),
@@ -571,7 +785,7 @@ def survey_schema(cfg:SurveyConfig):
         'stellar_mass': ((), 'f4', 'log10(M / M_sun)', 'stellar mass remaining in the SED templates'),
         'abs_mag_r': ((), 'f4', 'mag (AB)', 'rest-frame r absolute magnitude (h = 0.7)'),
         'half_light_radius': ((), 'f4', 'arcsec', 'intrinsic (pre-seeing) half-light radius'),
-        'petro_radius': ((), 'f4', 'arcsec', 'r-band Petrosian radius; the photometry aperture is twice it (at most the cutout half-width)'),
+        'petro_radius': ((), 'f4', 'arcsec', 'SDSS r-band Petrosian radius; the selection aperture is twice it (at most the SDSS cutout half-width)'),
         'psf_fwhm': ((nb,), 'f4', 'arcsec', 'FWHM of the Moffat (beta = 3.5) PSF per band'),
         'contaminant': ((), 'i1', 'bit flags', '1: a neighbouring galaxy, 2: a star in the cutout'),
         'gz_smooth': ((), 'f4', 'fraction', "Galaxy Zoo 2 question 1: fraction of the votes for 'smooth' (the rest: 'features or disk'), from B/T, inclination, knots, S/N and resolution"),
@@ -606,10 +820,11 @@ def _create_datasets(f, cfg:SurveyConfig):
         d.attrs['unit'], d.attrs['description'] = unit, desc
     w = f.create_dataset('wavelength', data=wavelength_grid(cfg))
     w.attrs['unit'], w.attrs['description'] = 'Angstrom', 'observed wavelengths of the spectra'
-    f.attrs.update(bands=''.join(cfg.bands), pixel_scale=cfg.pixel_scale, label_names=list(CLASS_NAMES),
-                   config=cfg.to_json(), config_hash=cfg.hash, simulator_version=SIMULATOR_VERSION,
-                   flux_unit='nanomaggy', mag_system='AB (SDSS asinh model magnitudes)', mag_dereddened=False,
-                   extinction_coefficients=json.dumps({b: SF11_R[b] for b in cfg.bands}),
+    tel = TELESCOPES[cfg.telescope]
+    f.attrs.update(bands=''.join(cfg.bands), pixel_scale=cfg.pixel_scale, label_names=list(MORPHOLOGIES[cfg.morphology]),
+                   config=cfg.to_json(), config_hash=cfg.hash, simulator_version=SIMULATOR_VERSION, telescope=cfg.telescope,
+                   flux_unit='nanomaggy', mag_system='AB (SDSS asinh model magnitudes)' if tel.asinh else 'AB (22.5 - 2.5 log10 flux, model magnitudes)',
+                   mag_dereddened=False, extinction_coefficients=json.dumps({b: tel.extinction[b] for b in cfg.bands}),
                    cosmology=json.dumps(COSMOLOGY_PARAMS))
 
 def _init_worker():
@@ -679,7 +894,7 @@ def _write_survey(cfg:SurveyConfig, out:Path, workers:int, progress:bool):
     import h5py
     from fastprogress.fastprogress import progress_bar
     if progress: print(f"simulating {cfg.n} galaxies into {out}")
-    physics_tables(), star_colours(), milky_way_extinction(cfg)   # computed once, shared by forked workers
+    physics_tables(), star_colours(), milky_way_extinction(cfg), template_maggies(cfg.telescope), star_colours(cfg.telescope)   # computed once, shared by forked workers
     with sigint_latch() as interrupted, partial_file(out) as tmp, h5py.File(tmp, 'w') as f:
         _create_datasets(f, cfg)
         start = 0
@@ -709,12 +924,12 @@ def plot_class_grid(path, per_class:int=6, seed:int=0):
     return fig
 
 # %% ../nbs/00_survey.ipynb #b4a56da5
-def population_colour_track(population:str, z, bands=('g', 'r'), n:int=4000, seed:int=0):
-    "Median observed colour `bands[0]-bands[1]` of `population` SEDs at redshifts `z` (no dust, no noise)."
+def population_colour_track(population:str, z, bands=('g', 'r'), n:int=4000, seed:int=0, telescope:str='sdss'):
+    "Median observed colour `bands[0]-bands[1]` of `population` SEDs at redshifts `z` through `telescope`'s filters (no dust, no noise)."
     rng = np.random.default_rng(seed)
     c = population_coeffs(rng, population, n, np.full(n, -21.))
-    i, j = SDSS_BANDS.index(bands[0]), SDSS_BANDS.index(bands[1])
-    m = np.einsum('nk,zkb->znb', c, physics_tables().at('maggies', np.asarray(z, float)))
+    i, j = (TELESCOPES[telescope].bands.index(b) for b in bands)
+    m = np.einsum('nk,zkb->znb', c, at_redshift(template_maggies(telescope), np.asarray(z, float)))
     return np.median(-2.5*np.log10(m[..., i]/m[..., j]), 1)
 
 def plot_survey_summary(path):
@@ -722,7 +937,7 @@ def plot_survey_summary(path):
     import h5py, matplotlib.pyplot as plt
     with h5py.File(path, 'r') as f:
         z, dm, lab, bands = f['z'][:], f['dered_mag'][:], f['label'][:], f.attrs['bands']
-        names, r_limit = list(f.attrs['label_names']), json.loads(f.attrs['config'])['r_limit']
+        names, r_limit, telescope = list(f.attrs['label_names']), json.loads(f.attrs['config'])['r_limit'], f.attrs.get('telescope', 'sdss')
     fig, axs = plt.subplots(1, 3, figsize=(15, 4))
     if 'g' in bands and 'r' in bands:
         gr = dm[:, bands.index('g')] - dm[:, bands.index('r')]
@@ -730,7 +945,7 @@ def plot_survey_summary(path):
             axs[0].scatter(z[lab == c], gr[lab == c], s=3, label=name.replace('_', ' '))
         zz = np.linspace(0.01, z.max(), 50)
         for pop, col in [('red', 'k'), ('blue', 'b')]:
-            axs[0].plot(zz, population_colour_track(pop, zz), col, lw=2, label=f'{pop} population (templates)')
+            axs[0].plot(zz, population_colour_track(pop, zz, telescope=telescope), col, lw=2, label=f'{pop} population (templates)')
         axs[0].set(xlabel='spectroscopic z', ylabel='g - r (dereddened)', ylim=(-0.2, 2)); axs[0].legend(fontsize=7, markerscale=3)
     axs[1].hist(z, 50, histtype='step', color='k')
     axs[1].axvline(np.median(z), ls='--', label=f'median z = {np.median(z):.3f}')

@@ -38,7 +38,7 @@ def apply(p):
     S.POPULATIONS['blue'] = dict(mu=(p[5], p[6], 0.0, p[7], p[8]), sigma=abs(p[9]))
     S.RED_FRACTION.update(m_half=p[10], width=abs(p[11]), faint=float(np.clip(p[12], 0, 1)), bright=float(np.clip(p[13], 0, 1)))
     if S.OLD_UV_SLOPE != p[14]:
-        S.OLD_UV_SLOPE = p[14]; S.galaxy_templates.cache_clear(); S.physics_tables.cache_clear()
+        S.OLD_UV_SLOPE = p[14]; S.galaxy_templates.cache_clear(); S.template_maggies.cache_clear(); S.physics_tables.cache_clear()
 
 
 def sample(p, n=14_000, seed=1):
