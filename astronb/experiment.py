@@ -37,13 +37,14 @@ from .schedulers import EncoderRate, LayerDecay, sched_cyclic, sched_multistep, 
 from .survey import SurveyConfig, default_survey_path, make_survey
 
 # %% auto #0
-__all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'NAN_POLICIES', 'RUN_FORMAT', 'SCHEDULES', 'FINETUNE_AUGMENTS', 'FINETUNE_TARGETS',
-           'TRAIN_SPLITS', 'FINETUNE_PRESETS', 'NEW_FIELDS', 'NEW_ENCODER_FIELDS', 'NEW_MODEL_FIELDS', 'MODALITIES',
-           'TARGET_KINDS', 'PretrainMethod', 'register_method', 'check_bands', 'fit_bands', 'fit_clip', 'init_clip',
-           'embedded_survey', 'PretrainConfig', 'FinetuneConfig', 'finetune_preset', 'run_config', 'upgrade_config',
-           'encoder_modality', 'Run', 'build_model', 'check_device', 'Runtime', 'training_callbacks', 'pretrain',
-           'target_kind', 'usable_labels', 'label_pool', 'draw_labels', 'RedshiftData', 'finetune_augmentations',
-           'redshift_data', 'finetune', 'predict', 'evaluate', 'plot_runs', 'experiment', 'quickstart', 'table4']
+__all__ = ['PRETRAIN_METHODS', 'PRECISIONS', 'NAN_POLICIES', 'RUN_FORMAT', 'SCHEDULES', 'FINETUNE_AUGMENTS', 'OPTIMIZERS',
+           'FINETUNE_TARGETS', 'TRAIN_SPLITS', 'FINETUNE_PRESETS', 'NEW_FIELDS', 'NEW_ENCODER_FIELDS',
+           'NEW_MODEL_FIELDS', 'MODALITIES', 'TARGET_KINDS', 'PretrainMethod', 'register_method', 'check_bands',
+           'fit_bands', 'fit_clip', 'init_clip', 'embedded_survey', 'PretrainConfig', 'FinetuneConfig',
+           'finetune_preset', 'run_config', 'upgrade_config', 'encoder_modality', 'Run', 'build_model', 'check_device',
+           'Runtime', 'training_callbacks', 'pretrain', 'target_kind', 'usable_labels', 'label_pool', 'draw_labels',
+           'RedshiftData', 'finetune_augmentations', 'redshift_data', 'optimizer_func', 'finetune', 'predict',
+           'evaluate', 'plot_runs', 'experiment', 'quickstart', 'table4']
 
 # %% ../nbs/11_experiment.ipynb #36b18a9f
 @dataclass(frozen=True)
@@ -233,6 +234,7 @@ class FinetuneConfig:
     early_stop_delta: float = 0.03
     fraction: float = 1.                        # train on this nested fraction of the training galaxies (the Galaxy10 study: 0.4 ... 1), drawn with `label_seed`
     label_seed: int = 0                         # the draw of `labels` (the split itself stays the seed's)
+    optimizer: str = 'adamw'                    # 'adamw' (betas 0.9, 0.999; decoupled weight decay) or 'sgd' (momentum 0.9 with Nesterov: C-MAE Table 11's ResNets)
     source: str = ''
 
     def __post_init__(self):
@@ -248,6 +250,7 @@ class FinetuneConfig:
         _check(self, 'fraction', 0 < self.fraction <= 1, "a fraction in (0, 1]")
         _check(self, 'early_stop', self.early_stop is None or self.early_stop >= 1, "a patience of at least 1 epoch")
         _check(self, 'early_stop_delta', self.early_stop_delta >= 0, "must not be negative")
+        _check(self, 'optimizer', self.optimizer in OPTIMIZERS, f"one of {OPTIMIZERS}")
         _check(self, 'encoder_lr', self.encoder_lr is None or self.encoder_lr > 0, "a positive fraction of the head's rate")
         _check(self, 'encoder_lr', not (self.encoder_lr and self.layer_decay), "give either encoder_lr or layer_decay, not both")
         _check(self, 'arch', self.arch in ARCHITECTURES, f"known architectures: {', '.join(ARCHITECTURES)}")
@@ -279,6 +282,7 @@ class FinetuneConfig:
 
 SCHEDULES = ('cyclic', 'warmup_cosine', 'multistep')
 FINETUNE_AUGMENTS = ('astromae', 'hayat', 'cmae')
+OPTIMIZERS = ('adamw', 'sgd')
 FINETUNE_TARGETS = ('z', 'gz_smooth', 'label')
 TRAIN_SPLITS = ('astromae', 'all')
 
@@ -294,6 +298,8 @@ FINETUNE_PRESETS = dict(
                                source='C-MAE Table 11: ViT-B/L from scratch on galaxy-desi (AdamW, cosine, 10 warm-up epochs)'),
     hayat_appendix_e=dict(epochs=100, bs=128, lr=1e-3, encoder_lr=0.1, schedule='multistep', milestones=(0.6, 0.9), bins=180, seed=42,
                           source='Hayat et al. 2021 appendix E: head lr 1e-3, encoder 1e-4, 10x drops at 60 and 90 of 100 epochs, 180 redshift bins'),
+    cmae_table11_resnet=dict(epochs=300, bs=128, lr=1e-3, wd=5e-3, optimizer='sgd', schedule='multistep', milestones=(160/300, 230/300, 290/300),
+                             augment='cmae', seed=42, source='C-MAE Table 11: ResNet-18/50/101 from scratch on galaxy-desi (SGD, Nesterov momentum 0.9, 10x drops at epochs 160, 230, 290)'),
     cpu=dict(epochs=40, bs=128, lr=1e-3, wd=0.005, noise=0.05, seed=42,
              source='astronb: AstroMAE Table I shortened for 2 CPU cores (40 epochs, batch 128, peak lr 1e-3)'),
 )
@@ -310,7 +316,7 @@ def run_config(cfg, model:dict) -> dict:
     return json.loads(json.dumps(dict(command=command, format=RUN_FORMAT, **asdict(cfg), model=model)))
 
 NEW_FIELDS = dict(pretrain=dict(nan_policy='error'), finetune=dict(nan_policy='error', label_smoothing=0., global_pool=False, imagenet=None, adapt_bands=False,
-                                                                 train_split='astromae', fraction=1., early_stop=None, early_stop_delta=0.03))     # fields added to the run configs since their format; a run without one had its default
+                                                                 train_split='astromae', fraction=1., early_stop=None, early_stop_delta=0.03, optimizer='adamw'))     # fields added to the run configs since their format; a run without one had its default
 
 NEW_ENCODER_FIELDS = dict(global_pool=False, pos_embed='sincos')     # ViT config fields added since; an encoder without one had its default
 NEW_MODEL_FIELDS = dict(mae=dict(augment='astromae'))                 # pretraining methods' config fields added since
@@ -611,6 +617,13 @@ _METRICS = dict(z=lambda net: photoz_metrics(to_z=net.bins.expectation if net.bi
 _loss = dict(z=lambda p, z: torch.nn.functional.mse_loss(p.float(), z.float()),
              gz_smooth=lambda p, f: torch.nn.functional.binary_cross_entropy_with_logits(p.float(), f.float()))   # BCE on the vote fraction
 
+def optimizer_func(cfg:FinetuneConfig):
+    "fastai `opt_func` of `cfg.optimizer`: Adam with decoupled weight decay (AdamW), or torch's SGD with Nesterov momentum 0.9 and L2 decay (C-MAE Table 11)."
+    from functools import partial
+    from fastai.optimizer import Adam, OptimWrapper
+    if cfg.optimizer == 'sgd': return partial(OptimWrapper, opt=torch.optim.SGD, momentum=0.9, nesterov=True, weight_decay=cfg.wd)
+    return partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, wd=cfg.wd, decouple_wd=True)
+
 def _train_encoder(net):
     "Let the (pretrained, frozen) encoder of `net` train with the rest: Hayat et al.'s fine-tuning, at the rate of `EncoderRate`."
     net.freeze_encoder = False
@@ -628,7 +641,6 @@ def finetune(cfg:FinetuneConfig, out, resume:bool=False, rt:Runtime=Runtime(), r
     from functools import partial
     from fastai.learner import Learner
     from fastai.losses import CrossEntropyLossFlat
-    from fastai.optimizer import Adam
     from fastai.torch_core import set_seed
     prev = Run(out) if resume and Path(out).is_dir() and latest_checkpoint(out) else None
     if prev is not None and prev.kind != 'finetune': raise ValueError(f"{out}: not a fine-tuning run")
@@ -644,7 +656,7 @@ def finetune(cfg:FinetuneConfig, out, resume:bool=False, rt:Runtime=Runtime(), r
     dls = rd.dls(cfg, stats=stats, device=rt.torch_device(), crop=model['crop'])
     if net.needs_magnitudes: net.magnitude.set_stats(rd.magnitudes(rd.split['train']))
     loss = net.bins.loss if net.bins else CrossEntropyLossFlat(label_smoothing=cfg.label_smoothing) if cfg.target == 'label' else _loss[cfg.target]
-    opt = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, wd=cfg.wd, decouple_wd=True)
+    opt = optimizer_func(cfg)
     stop = [EarlyStopping(delta=cfg.early_stop_delta, patience=cfg.early_stop)] if cfg.early_stop else []
     learn = Learner(dls, net, loss_func=loss, opt_func=opt, cbs=training_callbacks(cfg, rt) + stop,
                     metrics=_METRICS[cfg.target](net),
