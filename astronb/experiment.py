@@ -638,7 +638,6 @@ def finetune(cfg:FinetuneConfig, out, resume:bool=False, rt:Runtime=Runtime(), r
     """Fine-tune `cfg`'s redshift network with a checkpoint per epoch in `out`; `resume` continues it (same config and data) without
     reading the pretraining run again, `restart` deletes the checkpoints in `out` first."""
     check_output(out, data=cfg.data, pretrained=cfg.pretrained, imagenet=cfg.imagenet)
-    from functools import partial
     from fastai.learner import Learner
     from fastai.losses import CrossEntropyLossFlat
     from fastai.torch_core import set_seed
