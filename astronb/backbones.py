@@ -15,8 +15,8 @@ from torch import nn
 from .vit import ViTConfig, ViTEncoder, plain_tensor
 
 # %% auto #0
-__all__ = ['ENCODER_KINDS', 'ResNetConfig', 'ResNetEncoder', 'encoder_spec', 'encoder_config', 'preset_config', 'build_encoder',
-           'copy_encoder', 'with_drop_path']
+__all__ = ['ENCODER_KINDS', 'FIRST_CONV', 'ResNetConfig', 'ResNetEncoder', 'encoder_spec', 'encoder_config', 'preset_config',
+           'build_encoder', 'copy_encoder', 'with_drop_path', 'repeat_bands', 'adapt_bands']
 
 # %% ../nbs/03a_backbones.ipynb #5827e480
 @dataclass
@@ -99,3 +99,20 @@ def copy_encoder(encoder:nn.Module, **changes) -> nn.Module:
 def with_drop_path(encoder:nn.Module, rate:float) -> nn.Module:
     "`encoder`, or a copy whose residual branches are dropped at `rate` (stochastic depth; it has no weights)."
     return encoder if rate == encoder.cfg.drop_path else copy_encoder(encoder, drop_path=rate)
+
+# %% ../nbs/03a_backbones.ipynb #ab000002
+FIRST_CONV = dict(vit='patch_embed.proj.weight', resnet='net.conv1.weight')   # the weights that read the bands, per encoder kind
+
+def repeat_bands(weight:torch.Tensor, in_chans:int) -> torch.Tensor:
+    "Convolution filters (out, bands, k, k) for `in_chans` input bands: the bands' filters repeated in turn, scaled by bands / `in_chans`."
+    bands = weight.shape[1]
+    return weight.repeat(1, -(-in_chans // bands), 1, 1)[:, :in_chans] * (bands / in_chans)
+
+def adapt_bands(encoder:nn.Module, in_chans:int) -> nn.Module:
+    "A copy of `encoder` reading `in_chans` bands: its first convolution's filters `repeat_bands`, the rest unchanged."
+    if encoder.cfg.in_chans == in_chans: return encoder
+    key, weights = FIRST_CONV[encoder_spec(encoder)['kind']], encoder.state_dict()
+    weights[key] = repeat_bands(weights[key], in_chans)
+    new = build_encoder(replace(encoder.cfg, in_chans=in_chans)).to(next(encoder.parameters()).device)
+    new.load_state_dict(weights)
+    return new

@@ -53,7 +53,7 @@ def pretrain_config(a) -> PretrainConfig:
     runs = {k: str(Path(v).expanduser().resolve()) for k, v in (('image_run', a.image_run), ('spectrum_run', a.spectrum_run)) if v is not None}
     if runs and a.method != 'clip': raise ValueError("--image-run and --spectrum-run are the backbones of --method clip")
     return PretrainConfig(_survey(a), method=a.method, preset=a.preset, overrides={**overrides(a.set), **runs}, epochs=a.epochs, bs=a.bs,
-                          lr=a.lr, seed=a.seed, precision=a.precision, ema=a.ema, nan_policy=a.nan_policy)
+                          lr=a.lr, seed=a.seed, precision=a.precision, ema=a.ema, nan_policy=a.nan_policy, fraction=a.fraction)
 
 _RECIPE = ('epochs', 'bs', 'lr', 'wd', 'noise', 'augment', 'ema', 'schedule', 'warmup_epochs', 'milestones', 'layer_decay', 'encoder_lr',
            'drop_path', 'labels', 'label_seed', 'bins', 'target', 'label_smoothing', 'global_pool', 'train_split', 'fraction',
@@ -159,6 +159,7 @@ def _training_parsers(sub):
     pre.add_argument('--lr', type=float, default=None, help="peak learning rate (default: the preset's, scaled to --bs)")
     pre.add_argument('--set', action='append', metavar='KEY=VALUE', help='override a preset field (repeatable)')
     pre.add_argument('--seed', type=int, default=42)
+    pre.add_argument('--fraction', type=float, default=1., help='pretrain on this nested fraction of the unlabelled 80%% (C-MAE Table 7), in (0, 1]')
     pre.add_argument('--workers', type=int, default=0, help='data-loader processes')
     pre.set_defaults(func=lambda a: _train(a, pretrain_config, pretrain))
     ft = sub.add_parser('finetune', help="redshift fine-tuning of a Table IV architecture (AstroMAE Table I recipe), or of the magnitude-only network on a catalogue")
@@ -173,7 +174,7 @@ def _training_parsers(sub):
     ft.add_argument('--colours', action='store_true', help='the magnitude block also reads the colours of adjacent bands')
     ft.add_argument('--vit-preset', default='astromae_plain', help='encoder shape of from-scratch ViTs (an MAE preset)')
     ft.add_argument('--imagenet', type=Path, default=None, help="a from-scratch plain ViT starts from this ImageNet ViT's weights (timm state dict, .pth or .safetensors)")
-    ft.add_argument('--adapt-bands', action='store_true', help="adapt the --imagenet weights' RGB patch embedding to the data's bands")
+    ft.add_argument('--adapt-bands', action='store_true', help="adapt the first layer of the --imagenet weights, or of the --pretrained encoder, to the data's bands")
     ft.add_argument('--backbone', default=None, help="encoder of 'from-scratch Hayat et al.': a MoCo preset (e.g. hayat_resnet50)")
     ft.add_argument('--recipe', default=None, choices=list(FINETUNE_PRESETS), help='a fine-tuning preset (e.g. cmae_table10); options below override it')
     ft.set_defaults(bs=None)

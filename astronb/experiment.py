@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .augment import CenterCrop, JitterCrop, Rotate, astromae_augmentations, random_resized_views
-from .backbones import build_encoder, encoder_config, encoder_spec, with_drop_path
+from .backbones import adapt_bands, build_encoder, encoder_config, encoder_spec, with_drop_path
 from .bands import usable_magnitudes
 from .checkpoint import fit_run, latest_checkpoint, read_checkpoint, model_weights
 from .files import check_output, file_identity
@@ -176,9 +176,11 @@ class PretrainConfig:
     precision: str = 'fp32'
     ema: float = None                           # EMA decay of the weights, e.g. 0.9999
     nan_policy: str = 'error'                   # NaN/inf pixels: 'error' (refused, naming the rows) or 'fill' (replaced by 0)
+    fraction: float = 1.                        # pretrain on this nested fraction of the unlabelled 80% (C-MAE Table 7: 0.25 ... 1)
 
     def __post_init__(self):
         _check(self, 'method', self.method in PRETRAIN_METHODS, f"known methods: {', '.join(PRETRAIN_METHODS)}")
+        _check(self, 'fraction', 0 < self.fraction <= 1, "a fraction in (0, 1]")
         _check(self, 'precision', self.precision in PRECISIONS, f"one of {PRECISIONS}")
         _check(self, 'nan_policy', self.nan_policy in NAN_POLICIES, f"one of {NAN_POLICIES}")
         self.data = _abs(self.data)
@@ -227,7 +229,7 @@ class FinetuneConfig:
     label_smoothing: float = 0.                 # of the cross-entropy of class labels (target 'label')
     global_pool: bool = False                   # a ViT encoder's features: the mean of its patch tokens (C-MAE), not the class token
     imagenet: str = None                        # a from-scratch plain ViT starts from this ImageNet ViT's weights (a timm state dict file)
-    adapt_bands: bool = False                   # adapt those weights' RGB patch embedding to the data's bands
+    adapt_bands: bool = False                   # adapt the first layer of the ImageNet weights or the pretrained encoder to the data's bands
     labels: int = None                          # train on this many galaxies drawn from outside the validation and test splits
     train_split: str = 'astromae'               # 'astromae': the labelled 7% of AstroMAE's split; 'all': every galaxy outside its validation and test sets (Galaxy10)
     early_stop: int = None                      # stop after this many epochs with a validation loss more than `early_stop_delta` above its best (Galaxy10: 3)
@@ -315,7 +317,7 @@ def run_config(cfg, model:dict) -> dict:
     command = {PretrainConfig: 'pretrain', FinetuneConfig: 'finetune'}[type(cfg)]
     return json.loads(json.dumps(dict(command=command, format=RUN_FORMAT, **asdict(cfg), model=model)))
 
-NEW_FIELDS = dict(pretrain=dict(nan_policy='error'), finetune=dict(nan_policy='error', label_smoothing=0., global_pool=False, imagenet=None, adapt_bands=False,
+NEW_FIELDS = dict(pretrain=dict(nan_policy='error', fraction=1.), finetune=dict(nan_policy='error', label_smoothing=0., global_pool=False, imagenet=None, adapt_bands=False,
                                                                  train_split='astromae', fraction=1., early_stop=None, early_stop_delta=0.03, optimizer='adamw'))     # fields added to the run configs since their format; a run without one had its default
 
 NEW_ENCODER_FIELDS = dict(global_pool=False, pos_embed='sincos')     # ViT config fields added since; an encoder without one had its default
@@ -473,8 +475,9 @@ def pretrain(cfg:PretrainConfig, out, resume:bool=False, rt:Runtime=Runtime(), r
     model_cfg = method.fit_data(cfg.model_config(), data)
     check_output(out, **{k: v for k, v in asdict(model_cfg).items() if k.endswith('_run') and v})
     set_seed(cfg.seed)
-    dls = method.loaders(data, astromae_split(len(data), seed=cfg.seed), model_cfg, bs=cfg.bs, seed=cfg.seed,
-                         device=rt.torch_device(), num_workers=rt.workers)
+    split = astromae_split(len(data), seed=cfg.seed)
+    if cfg.fraction < 1: split['pretrain'] = label_subset(split['pretrain'], cfg.fraction)
+    dls = method.loaders(data, split, model_cfg, bs=cfg.bs, seed=cfg.seed, device=rt.torch_device(), num_workers=rt.workers)
     learn = method.learner(dls, model_cfg, training_callbacks(cfg, rt))
     if method.init: method.init(learn.model, model_cfg)
     fit_run(learn, cfg.epochs, out, sched=method.schedule(model_cfg, cfg.epochs, cfg.bs, cfg.lr), config=run_config(cfg, asdict(model_cfg)),
@@ -599,7 +602,8 @@ def _new_network(cfg:FinetuneConfig, rd:RedshiftData, pre:Run=None):
         spec = moco_preset(cfg.backbone).backbone if isinstance(cfg.backbone, str) else cfg.backbone
         encoder = build_encoder({**spec, 'drop_path': cfg.drop_path})
     if encoder is not None and encoder.cfg.in_chans != rd.in_chans:
-        raise ValueError(f"{cfg.data}: {rd.in_chans} bands, the encoder reads {encoder.cfg.in_chans}")
+        if not cfg.adapt_bands: raise ValueError(f"{cfg.data}: {rd.in_chans} bands, the encoder reads {encoder.cfg.in_chans}; adapt its first layer with adapt_bands=True (--adapt-bands)")
+        encoder = adapt_bands(encoder, rd.in_chans)
     vit = replace(vit, global_pool=cfg.global_pool, pos_embed='learned' if cfg.imagenet else vit.pos_embed)
     net = redshift_net(cfg.arch, encoder=encoder, vit=vit, in_chans=rd.in_chans or 5, n_mags=rd.n_mags or 5,
                        n_bins=cfg.bins, colours=cfg.colours, mag_errors=bool(cfg.err_cols), n_classes=rd.n_classes)
@@ -650,7 +654,7 @@ def finetune(cfg:FinetuneConfig, out, resume:bool=False, rt:Runtime=Runtime(), r
     set_seed(cfg.seed)
     rd = redshift_data(cfg)
     if prev: net, model, stats = build_model(prev.config), prev.config['model'], prev.stats
-    else: (net, model), stats = _new_network(cfg, rd, pre), pre.stats if pre else None
+    else: (net, model), stats = _new_network(cfg, rd, pre), pre.stats if pre and pre.stats and len(pre.stats['mean']) == rd.in_chans else None   # adapted bands: the training images'
     if cfg.encoder_lr: _train_encoder(net)
     dls = rd.dls(cfg, stats=stats, device=rt.torch_device(), crop=model['crop'])
     if net.needs_magnitudes: net.magnitude.set_stats(rd.magnitudes(rd.split['train']))
