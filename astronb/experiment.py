@@ -231,7 +231,7 @@ class FinetuneConfig:
     imagenet: str = None                        # a from-scratch plain ViT starts from this ImageNet ViT's weights (a timm state dict file)
     adapt_bands: bool = False                   # adapt the first layer of the ImageNet weights or the pretrained encoder to the data's bands
     labels: int = None                          # train on this many galaxies drawn from outside the validation and test splits
-    train_split: str = 'astromae'               # 'astromae': the labelled 7% of AstroMAE's split; 'all': every galaxy outside its validation and test sets (Galaxy10)
+    train_split: str = 'astromae'               # 'astromae': the labelled 7% of AstroMAE's split; 'all': every galaxy outside its validation and test sets; 'random': 80/10/10 of the whole file (Galaxy10 studies)
     early_stop: int = None                      # stop after this many epochs with a validation loss more than `early_stop_delta` above its best (Galaxy10: 3)
     early_stop_delta: float = 0.03
     fraction: float = 1.                        # train on this nested fraction of the training galaxies (the Galaxy10 study: 0.4 ... 1), drawn with `label_seed`
@@ -286,7 +286,7 @@ SCHEDULES = ('cyclic', 'warmup_cosine', 'multistep')
 FINETUNE_AUGMENTS = ('astromae', 'hayat', 'cmae')
 OPTIMIZERS = ('adamw', 'sgd')
 FINETUNE_TARGETS = ('z', 'gz_smooth', 'label')
-TRAIN_SPLITS = ('astromae', 'all')
+TRAIN_SPLITS = ('astromae', 'all', 'random')
 
 FINETUNE_PRESETS = dict(
     astromae_table1=dict(epochs=700, bs=1024, lr=1e-4, wd=0.005, noise=0.05, seed=42, source='AstroMAE Table I'),
@@ -571,7 +571,9 @@ def redshift_data(cfg:FinetuneConfig) -> RedshiftData:
         data = read_data(cfg.data, nan_policy=cfg.nan_policy)
         mags, n_classes = ARCHITECTURES[cfg.arch][3], _check_classes(data) if cfg.target == 'label' else None
         s = astromae_split(len(data), seed=cfg.seed)
-        split = _labelled_split(data, {**s, 'train': label_pool(s)} if cfg.train_split == 'all' else s, mags, cfg.labels, cfg.label_seed, cfg.target)
+        if cfg.train_split == 'all': s = {**s, 'train': label_pool(s)}
+        if cfg.train_split == 'random': s = random_split(len(data), dict(train=0.8, valid=0.1, test=0.1), seed=cfg.seed)
+        split = _labelled_split(data, s, mags, cfg.labels, cfg.label_seed, cfg.target)
         if cfg.fraction < 1: split['train'] = label_subset(split['train'], cfg.fraction, cfg.label_seed)
         if cfg.bins: _check_bins(np.asarray(data.column('z'), dtype=float)[np.concatenate(list(split.values()))], cfg.bins, data.source, 'z')
         return RedshiftData(data, split, data.column('dered_mag').shape[1] if mags else 0, data.image_shape[0], n_classes)
