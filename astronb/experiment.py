@@ -631,7 +631,7 @@ def optimizer_func(cfg:FinetuneConfig):
     return partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, wd=cfg.wd, decouple_wd=True)
 
 def _train_encoder(net):
-    "Let the (pretrained, frozen) encoder of `net` train with the rest: Hayat et al.'s fine-tuning, at the rate of `EncoderRate`."
+    "Let the (pretrained, frozen) encoder of `net` train with the rest: Hayat et al.'s fine-tuning at the rate of `EncoderRate`, or C-MAE's with `LayerDecay`."
     net.freeze_encoder = False
     for p in net.encoder.parameters(): p.requires_grad = True
 
@@ -657,7 +657,7 @@ def finetune(cfg:FinetuneConfig, out, resume:bool=False, rt:Runtime=Runtime(), r
     rd = redshift_data(cfg)
     if prev: net, model, stats = build_model(prev.config), prev.config['model'], prev.stats
     else: (net, model), stats = _new_network(cfg, rd, pre), pre.stats if pre and pre.stats and len(pre.stats['mean']) == rd.in_chans else None   # adapted bands: the training images'
-    if cfg.encoder_lr: _train_encoder(net)
+    if cfg.encoder_lr or cfg.layer_decay: _train_encoder(net)      # both train a pretrained encoder, at their own rates
     dls = rd.dls(cfg, stats=stats, device=rt.torch_device(), crop=model['crop'])
     if net.needs_magnitudes: net.magnitude.set_stats(rd.magnitudes(rd.split['train']))
     loss = net.bins.loss if net.bins else CrossEntropyLossFlat(label_smoothing=cfg.label_smoothing) if cfg.target == 'label' else _loss[cfg.target]
