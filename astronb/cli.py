@@ -237,8 +237,10 @@ def _run_parsers(sub):
     em.add_argument('--force', action='store_true', help='replace an existing --out (only once the new file is complete)')
     em.add_argument('--modality', default=None, choices=list(MODALITIES), help="what to embed (default: what the run's encoder reads; "
                     "AstroCLIP runs: images)")
+    em.add_argument('--global-pool', action='store_true', help="a ViT's features are the mean of its patch tokens (C-MAE), not its class token")
     em.set_defaults(func=lambda a: embed(Run(a.run), a.out, data=a.data or (embedded_survey(a.n, a.survey_seed, progress=True) if a.n else None),
-                                         split=a.split, bs=a.bs, precision=a.precision, rt=Runtime(a.device), force=a.force, modality=a.modality))
+                                         split=a.split, bs=a.bs, precision=a.precision, rt=Runtime(a.device), force=a.force, modality=a.modality,
+                                         global_pool=a.global_pool))
     _represent_parsers(sub)
     _crossmodal_parsers(sub)
 

@@ -72,9 +72,10 @@ def _reader(enc, survey:GalaxyData, stats:dict, bs:int, device):
 
 @torch.no_grad()
 def embed(run:Run, out, data=None, split:str='all', bs:int=256, precision:str='auto', rt:Runtime=Runtime(), force:bool=False,
-          modality:str=None) -> Path:
+          modality:str=None, global_pool:bool=False) -> Path:
     """The encoder features of the galaxies of `split` of survey `data` (default: the run's) into HDF5 file `out`: `embeddings` (N, D), `row` (N,);
-    AstroCLIP runs embed images (default) or spectra (`modality='spectrum'`) into their shared space."""
+    AstroCLIP runs embed images (default) or spectra (`modality='spectrum'`) into their shared space; `global_pool`: a ViT's features are the mean of
+    its patch tokens (C-MAE's), not its class token."""
     import h5py
     from fastprogress.fastprogress import progress_bar
     out, path = Path(out), str(Path(data).expanduser().resolve()) if data else run.cfg.data
@@ -82,12 +83,15 @@ def embed(run:Run, out, data=None, split:str='all', bs:int=256, precision:str='a
     if out.exists() and not force: raise FileExistsError(f"{out} exists; use --force to overwrite it")
     if precision not in ('auto', 'fp32', 'bf16'): raise ValueError(f"precision={precision!r}: one of 'auto', 'fp32', 'bf16'")
     enc, survey, device = run.encoder(modality), read_data(path), rt.torch_device()
+    if global_pool:
+        if not hasattr(getattr(enc, 'cfg', None), 'global_pool'): raise ValueError(f"{run.path}: global_pool pools a ViT's patch tokens; this encoder has none")
+        enc.cfg.global_pool = True
     reader = _reader(enc, survey, run.stats, bs, device)
     precision = auto_precision(device) if precision == 'auto' else precision
     rows = split_rows(len(survey), split, run.cfg.seed)
     identity = dict(run=run.name, checkpoint=str(run.checkpoint), run_sha256=run.meta['sha256'], survey=str(path),
                     survey_identity=file_identity(path), survey_rows=len(survey), split=split, split_seed=run.cfg.seed, precision=precision,
-                    modality=encoder_modality(enc))
+                    modality=encoder_modality(enc), global_pool=global_pool)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = _incomplete(out)
     done = _resume_point(tmp, identity, (len(rows), enc.num_features))
