@@ -57,7 +57,7 @@ def pretrain_config(a) -> PretrainConfig:
 
 _RECIPE = ('epochs', 'bs', 'lr', 'wd', 'noise', 'augment', 'ema', 'schedule', 'warmup_epochs', 'milestones', 'layer_decay', 'encoder_lr',
            'drop_path', 'labels', 'label_seed', 'bins', 'target', 'label_smoothing', 'global_pool', 'train_split', 'fraction',
-           'early_stop', 'early_stop_delta', 'optimizer')
+           'early_stop', 'early_stop_delta', 'optimizer', 'linear_probe')
 
 def finetune_config(a) -> FinetuneConfig:
     """The `FinetuneConfig` of `astronb finetune`'s options: a catalogue, or a pretraining run (its survey by default), or a survey;
@@ -201,6 +201,7 @@ def _training_parsers(sub):
     ft.add_argument('--early-stop', type=int, default=None, help='stop after this many epochs with the validation loss above its best by more than --early-stop-delta (Galaxy10: 3)')
     ft.add_argument('--early-stop-delta', type=float, default=None, help='default 0.03 (Galaxy10)')
     ft.add_argument('--optimizer', choices=OPTIMIZERS, default=None, help="adamw (default), or sgd: momentum 0.9 with Nesterov (C-MAE Table 11's ResNets)")
+    ft.add_argument('--linear-probe', action='store_true', default=None, help="MAE's linear probing ('Hayat et al.'): the encoder frozen whole, standardised features, one linear layer")
     ft.add_argument('--drop-path', type=float, default=None, help='stochastic depth of the encoder blocks')
     ft.add_argument('--bins', type=int, default=None, help="Pasquet et al.'s binned output, e.g. 180 over 0 <= z <= 0.4")
     ft.add_argument('--seed', type=int, default=None, help="default: the pretraining run's (it fixes the split), else 42")

@@ -237,6 +237,7 @@ class FinetuneConfig:
     fraction: float = 1.                        # train on this nested fraction of the training galaxies (the Galaxy10 study: 0.4 ... 1), drawn with `label_seed`
     label_seed: int = 0                         # the draw of `labels` (the split itself stays the seed's)
     optimizer: str = 'adamw'                    # 'adamw' (betas 0.9, 0.999; decoupled weight decay) or 'sgd' (momentum 0.9 with Nesterov: C-MAE Table 11's ResNets)
+    linear_probe: bool = False                  # MAE's linear probing: the encoder frozen whole, its features standardised (batch norm, no affine), one linear layer ('Hayat et al.')
     source: str = ''
 
     def __post_init__(self):
@@ -253,6 +254,8 @@ class FinetuneConfig:
         _check(self, 'early_stop', self.early_stop is None or self.early_stop >= 1, "a patience of at least 1 epoch")
         _check(self, 'early_stop_delta', self.early_stop_delta >= 0, "must not be negative")
         _check(self, 'optimizer', self.optimizer in OPTIMIZERS, f"one of {OPTIMIZERS}")
+        _check(self, 'linear_probe', not self.linear_probe or (self.arch == 'Hayat et al.' and not (self.encoder_lr or self.layer_decay)),
+               "probes a frozen pretrained encoder with one linear layer: arch 'Hayat et al.', without encoder_lr or layer_decay")
         _check(self, 'encoder_lr', self.encoder_lr is None or self.encoder_lr > 0, "a positive fraction of the head's rate")
         _check(self, 'encoder_lr', not (self.encoder_lr and self.layer_decay), "give either encoder_lr or layer_decay, not both")
         _check(self, 'arch', self.arch in ARCHITECTURES, f"known architectures: {', '.join(ARCHITECTURES)}")
@@ -318,7 +321,7 @@ def run_config(cfg, model:dict) -> dict:
     return json.loads(json.dumps(dict(command=command, format=RUN_FORMAT, **asdict(cfg), model=model)))
 
 NEW_FIELDS = dict(pretrain=dict(nan_policy='error', fraction=1.), finetune=dict(nan_policy='error', label_smoothing=0., global_pool=False, imagenet=None, adapt_bands=False,
-                                                                 train_split='astromae', fraction=1., early_stop=None, early_stop_delta=0.03, optimizer='adamw'))     # fields added to the run configs since their format; a run without one had its default
+                                                                 train_split='astromae', fraction=1., early_stop=None, early_stop_delta=0.03, optimizer='adamw', linear_probe=False))     # fields added to the run configs since their format; a run without one had its default
 
 NEW_ENCODER_FIELDS = dict(global_pool=False, pos_embed='sincos')     # ViT config fields added since; an encoder without one had its default
 NEW_MODEL_FIELDS = dict(mae=dict(augment='astromae'))                 # pretraining methods' config fields added since
@@ -425,7 +428,7 @@ def build_model(config:dict):
     enc = _encoder_of(m['encoder'])
     return redshift_net(m['arch'], encoder=enc if pretrained or layer == 'any' else None, vit=enc.cfg if enc is not None and not pretrained else None,
                         in_chans=m['in_chans'], n_mags=m['n_mags'], n_bins=m['bins'], colours=m['colours'], mag_errors=m['mag_errors'],
-                        n_classes=m.get('classes'))
+                        n_classes=m.get('classes'), feature_norm=m.get('linear_probe', False))
 
 # %% ../nbs/11_experiment.ipynb #0f7ba1b8
 def check_device(device:str) -> torch.device:
@@ -608,14 +611,14 @@ def _new_network(cfg:FinetuneConfig, rd:RedshiftData, pre:Run=None):
         encoder = adapt_bands(encoder, rd.in_chans)
     vit = replace(vit, global_pool=cfg.global_pool, pos_embed='learned' if cfg.imagenet else vit.pos_embed)
     net = redshift_net(cfg.arch, encoder=encoder, vit=vit, in_chans=rd.in_chans or 5, n_mags=rd.n_mags or 5,
-                       n_bins=cfg.bins, colours=cfg.colours, mag_errors=bool(cfg.err_cols), n_classes=rd.n_classes)
+                       n_bins=cfg.bins, colours=cfg.colours, mag_errors=bool(cfg.err_cols), n_classes=rd.n_classes, feature_norm=cfg.linear_probe)
     if cfg.imagenet: load_imagenet_weights(net.encoder, cfg.imagenet, cfg.adapt_bands)
     if cfg.global_pool:
         if not hasattr(getattr(net.encoder, 'cfg', None), 'global_pool'): raise ValueError(f"FinetuneConfig.global_pool: {cfg.arch} has no ViT encoder to pool")
         net.encoder.cfg.global_pool = True
     model = dict(arch=cfg.arch, encoder=encoder_spec(net.encoder) if net.encoder is not None else None, in_chans=rd.in_chans or 5,
                  crop=net.encoder.cfg.img_size if net.encoder is not None else vit.img_size, n_mags=rd.n_mags or 5, bins=cfg.bins,
-                 colours=cfg.colours, mag_errors=bool(cfg.err_cols), classes=rd.n_classes)
+                 colours=cfg.colours, mag_errors=bool(cfg.err_cols), classes=rd.n_classes, linear_probe=cfg.linear_probe)
     return net, model
 
 _METRICS = dict(z=lambda net: photoz_metrics(to_z=net.bins.expectation if net.bins else None), gz_smooth=lambda net: vote_metrics(),

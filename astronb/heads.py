@@ -127,9 +127,11 @@ class RedshiftBins:
 # %% ../nbs/07_heads.ipynb #ad7452da
 class RedshiftNet(nn.Module):
     """Branches (ViT `encoder` with its own two-layer head, `inception`, `magnitude`) concatenated into an `MLPHead`;
-    `freeze_encoder` freezes the encoder but its last norm (its head trains). An encoder alone: its head is the redshift head."""
+    `freeze_encoder` freezes the encoder but its last norm (its head trains). An encoder alone: its head is the redshift head.
+    `feature_norm`: MAE's linear probing (He et al. 2022, A.2): the frozen encoder's last norm frozen too, its features standardised by a
+    batch norm without affine parameters before the head."""
     def __init__(self, encoder:ViTEncoder=None, inception:InceptionModel=None, magnitude:MagnitudeBlock=None,
-                 freeze_encoder:bool=False, head_layers:int=2, hidden:int=256, n_bins:int=None, n_classes:int=None):
+                 freeze_encoder:bool=False, head_layers:int=2, hidden:int=256, n_bins:int=None, n_classes:int=None, feature_norm:bool=False):
         super().__init__()
         if not (encoder or inception or magnitude): raise ValueError("RedshiftNet needs at least one branch")
         if n_bins and n_classes: raise ValueError("RedshiftNet predicts redshift bins or classes, not both")
@@ -140,8 +142,10 @@ class RedshiftNet(nn.Module):
         self.encoder_head = MLPHead(encoder.num_features, n_out if alone else hidden, hidden, head_layers if alone else 2) if encoder is not None else None
         n_in = (hidden if encoder is not None else 0) + sum(b.num_features for b in (inception, magnitude) if b is not None)
         self.head = None if encoder is not None and alone else MLPHead(n_in, n_out, hidden, head_layers)
+        if feature_norm and not (self.freeze_encoder and alone): raise ValueError("feature_norm standardises the features of a frozen encoder that feeds its head alone")
+        self.feature_norm = nn.BatchNorm1d(encoder.num_features, affine=False) if feature_norm else None
         if self.freeze_encoder:
-            for name, p in encoder.named_parameters(): p.requires_grad = name.startswith('norm.')
+            for name, p in encoder.named_parameters(): p.requires_grad = name.startswith('norm.') and not feature_norm
 
     def train(self, mode:bool=True):
         super().train(mode)
@@ -161,7 +165,9 @@ class RedshiftNet(nn.Module):
                              f"build its loaders {'with' if self.needs_magnitudes else 'without'} magnitudes")
         inputs = dict(zip(wanted, (plain_tensor(t) for t in inputs)))
         feats = []
-        if self.encoder is not None: feats.append(self.encoder_head(self.encoder.forward_features(inputs['images']).float()))
+        if self.encoder is not None:
+            f = self.encoder.forward_features(inputs['images']).float()
+            feats.append(self.encoder_head(f if self.feature_norm is None else self.feature_norm(f)))
         if self.inception is not None: feats.append(self.inception(inputs['images']))
         if self.magnitude is not None: feats.append(self.magnitude(inputs['magnitudes'].float()))
         out = feats[0] if self.head is None else self.head(torch.cat([f.float() for f in feats], 1))
@@ -194,7 +200,7 @@ ARCHITECTURES = {**TABLE_IV, 'magnitude-only': (None, False, False, True, 2),   
 FINETUNE_PCM_KERNEL = 3   # PCM kernels of every fine-tuned ViT, pretrained (inflated from 1x1) or from scratch
 
 def redshift_net(name:str, encoder:nn.Module=None, vit:ViTConfig=None, in_chans:int=5, n_mags:int=5,
-                 inception_width:int=32, n_bins:int=None, colours:bool=False, mag_errors:bool=False, n_classes:int=None) -> RedshiftNet:
+                 inception_width:int=32, n_bins:int=None, colours:bool=False, mag_errors:bool=False, n_classes:int=None, feature_norm:bool=False) -> RedshiftNet:
     """Architecture `name` of `ARCHITECTURES`: pretrained ones take the extracted `encoder`; from-scratch ViTs are built from `vit`
     (PCM layers with the fine-tuning kernels), other from-scratch encoders are passed untrained as `encoder`
     (`astronb.backbones.build_encoder`); `colours` and `mag_errors` widen the magnitude block's input."""
@@ -211,4 +217,4 @@ def redshift_net(name:str, encoder:nn.Module=None, vit:ViTConfig=None, in_chans:
     else: encoder = None
     return RedshiftNet(encoder, InceptionModel(in_chans, inception_width) if inception else None,
                        MagnitudeBlock(n_mags, colours=colours, errors=mag_errors) if mags else None,
-                       freeze_encoder=pretrained, head_layers=head_layers, n_bins=n_bins, n_classes=n_classes)
+                       freeze_encoder=pretrained, head_layers=head_layers, n_bins=n_bins, n_classes=n_classes, feature_norm=feature_norm)
