@@ -23,22 +23,23 @@ __all__ = ['SIMULATOR_VERSION', 'SF11_SFD_RESCALE', 'POINT_SOURCE_DEPTH', 'ASINH
            'DECAM_EFFECTIVE_WAVELENGTH', 'DECAM_R', 'LEGACY_DEPTH', 'DECAM_NMGY_PER_ELECTRON',
            'DECAM_CALIBRATION_ERROR', 'CLASS_NAMES', 'GALAXY10_NAMES', 'MORPHOLOGIES', 'CONTAMINANT_NAMES',
            'LATER_FIELDS', 'TELESCOPE_FIELDS', 'TELESCOPES', 'COSMOLOGY_PARAMS', 'OLD_UV_SLOPE', 'Z_GRID',
-           'POPULATIONS', 'SCHECHTER', 'RED_FRACTION', 'MOFFAT_BETA', 'GALAXY10_LATE_TYPES', 'STAR_TEMPERATURES',
-           'GZ2_MEDIAN_VOTES', 'GZ_SEEN_SNR', 'GZ_SEEN_RESOLUTION', 'GZ_UNSEEN_FEATURES', 'CHUNK', 'FIBER_RADIUS',
-           'CALIBRATION_Z_EDGES', 'COLOURS', 'RED_SEQUENCE_UR', 'Telescope', 'SurveyConfig', 'cosmology',
-           'kcorrect_templates', 'galaxy_templates', 'filter_curves', 'ab_maggies', 'PhysicsTables', 'at_redshift',
-           'template_maggies', 'physics_tables', 'population_coeffs', 'observed_nanomaggies', 'm_star', 'red_fraction',
-           'shen_half_light_kpc', 'sample_redshift_magnitude', 'simple_morphology', 'draw_galaxies', 'seeing_by_band',
-           'psf_fwhm', 'sky_sigma', 'shot_noise', 'asinh_mag', 'asinh_flux', 'asinh_mag_err', 'aperture_weights',
-           'aperture_flux', 'petrosian_radius', 'galaxy_components', 'moffat_alpha', 'moffat_transform', 'draw_bands',
-           'draw_star', 'galaxy10_morphology', 'Clumps', 'disk_plane', 'spiral_arms', 'galaxy10_components',
-           'star_colours', 'wavelength_grid', 'spectrum_sigma', 'milky_way_extinction', 'galaxy_spectrum',
-           'pixel_noise', 'petrosian_photometry', 'model_photometry', 'contaminant_scene', 'draw_contaminants',
-           'galaxy_zoo_votes', 'catalogue_magnitudes', 'observe_again', 'simulate_chunk', 'survey_schema',
-           'default_survey_path', 'survey_config', 'survey_version', 'sigint_latch', 'survey_bytes', 'make_survey',
-           'plot_class_grid', 'population_colour_track', 'plot_survey_summary', 'save_previews', 'plot_spectra',
-           'colour_quantiles', 'red_fraction_by_magnitude', 'colour_features', 'forest_redshifts', 'photoz_difficulty',
-           'plot_against_real', 'plot_photometry_against_real']
+           'POPULATIONS', 'SCHECHTER', 'RED_FRACTION', 'MOFFAT_BETA', 'GALAXY10_COUNTS', 'GALAXY10_LATE_TYPES',
+           'STAR_TEMPERATURES', 'GZ2_MEDIAN_VOTES', 'GZ_SEEN_SNR', 'GZ_SEEN_RESOLUTION', 'GZ_UNSEEN_FEATURES', 'CHUNK',
+           'FIBER_RADIUS', 'CALIBRATION_Z_EDGES', 'COLOURS', 'RED_SEQUENCE_UR', 'Telescope', 'SurveyConfig',
+           'cosmology', 'kcorrect_templates', 'galaxy_templates', 'filter_curves', 'ab_maggies', 'PhysicsTables',
+           'at_redshift', 'template_maggies', 'physics_tables', 'population_coeffs', 'observed_nanomaggies', 'm_star',
+           'red_fraction', 'shen_half_light_kpc', 'sample_redshift_magnitude', 'simple_morphology', 'draw_galaxies',
+           'seeing_by_band', 'psf_fwhm', 'sky_sigma', 'shot_noise', 'asinh_mag', 'asinh_flux', 'asinh_mag_err',
+           'aperture_weights', 'aperture_flux', 'petrosian_radius', 'galaxy_components', 'moffat_alpha',
+           'moffat_transform', 'draw_bands', 'draw_star', 'galaxy10_morphology', 'Clumps', 'disk_plane', 'spiral_arms',
+           'galaxy10_components', 'star_colours', 'wavelength_grid', 'spectrum_sigma', 'milky_way_extinction',
+           'galaxy_spectrum', 'pixel_noise', 'petrosian_photometry', 'model_photometry', 'contaminant_scene',
+           'draw_contaminants', 'galaxy_zoo_votes', 'catalogue_magnitudes', 'zero_points', 'contaminant_noise',
+           'observe_again', 'simulate_chunk', 'survey_schema', 'default_survey_path', 'survey_config', 'survey_version',
+           'sigint_latch', 'survey_bytes', 'make_survey', 'plot_class_grid', 'population_colour_track',
+           'plot_survey_summary', 'save_previews', 'plot_spectra', 'colour_quantiles', 'red_fraction_by_magnitude',
+           'colour_features', 'forest_redshifts', 'photoz_difficulty', 'plot_against_real',
+           'plot_photometry_against_real']
 
 # %% ../nbs/00_survey.ipynb #b37e7a6f
 SIMULATOR_VERSION = "2.0"   # 2.0: populations calibrated on real MGS galaxies, model magnitudes; 1.1: Galaxy Zoo 2 votes
@@ -501,7 +502,8 @@ def draw_star(flux, fwhm, cfg:SurveyConfig, offset=(0., 0.)):
     return draw_bands([galsim.DeltaFunction()], [flux], fwhm, cfg, offset)
 
 # %% ../nbs/00_survey.ipynb #g10a0002
-GALAXY10_LATE_TYPES = np.array([1081, 1853, 2043, 1829, 2628]) / 9434   # disturbed, merging, barred, tight, loose: Galaxy10 DECaLS counts
+GALAXY10_COUNTS = np.array([1081, 1853, 2645, 2027, 334, 2043, 1829, 2628, 1423, 1873])   # galaxies per class of Galaxy10 DECaLS, in `GALAXY10_NAMES` order
+GALAXY10_LATE_TYPES = GALAXY10_COUNTS[[0, 1, 5, 6, 7]] / GALAXY10_COUNTS[[0, 1, 5, 6, 7]].sum()   # disturbed, merging, barred, tight, loose
 
 def galaxy10_morphology(rng, red, m:int) -> dict:
     "Galaxy10 DECaLS classes (`GALAXY10_NAMES`) of `m` galaxies, red or not, with what renders them (see the table above)."
@@ -704,17 +706,25 @@ def catalogue_magnitudes(flux, err, cfg:SurveyConfig):
     f = np.maximum(flux, 0.01)      # 27.5 mag: never reached by a galaxy of the Main Galaxy Sample
     return 22.5 - 2.5*np.log10(f), 2.5/np.log(10)*np.asarray(err)/f
 
+def zero_points(rng, cfg:SurveyConfig):
+    "Flux factors (nbands, 1, 1) of one field's zero-point errors in the bands of `cfg` (its telescope's rms calibration error)."
+    return (10**(-0.4*rng.normal(0, per_band(TELESCOPES[cfg.telescope].calibration_error, cfg.bands)))).astype(np.float32)[:, None, None]
+
+def contaminant_noise(rng, cont, cfg:SurveyConfig):
+    "Shot noise (nanomaggies) of noiseless contaminant images `cont` (nbands, H, W) in the bands of `cfg`."
+    return np.sqrt(np.maximum(cont, 0)*shot_noise(cfg)[:, None, None]) * rng.normal(0, 1, cont.shape).astype(np.float32)
+
 def observe_again(rng, comps, r_share, scene, z:float, ebv:float, cfg:SurveyConfig):
     "The galaxy `comps` (with the r-band light share `r_share` of each) and its `scene` observed by `cfg`'s telescope: image, model fluxes and errors, PSF FWHM."
-    tel, profiles = TELESCOPES[cfg.telescope], [p for p, _ in comps]
+    profiles = [p for p, _ in comps]
     fwhm = psf_fwhm(rng, 1, cfg)[0]
     fluxes = [observed_nanomaggies(c[None], np.array([z]), ebv, cfg.bands, cfg.telescope)[0] for _, c in comps]
-    calibration = (10**(-0.4*rng.normal(0, per_band(tel.calibration_error, cfg.bands)))).astype(np.float32)[:, None, None]
+    calibration = zero_points(rng, cfg)
     img = draw_bands(profiles, fluxes, fwhm, cfg) * calibration
     flux, err = model_photometry(rng, img, draw_bands(profiles, np.repeat(r_share[:, None], len(cfg.bands), 1), fwhm, cfg), cfg)
     noise = pixel_noise(rng, img, cfg)
     cont = draw_contaminants(scene, fwhm, ebv, cfg, offset_scale=TELESCOPES['sdss'].pixel_scale/cfg.pixel_scale)
-    if scene: noise += np.sqrt(np.maximum(cont, 0)*shot_noise(cfg)[:, None, None]) * rng.normal(0, 1, img.shape).astype(np.float32)
+    if scene: noise += contaminant_noise(rng, cont, cfg)
     return img + cont*calibration + noise, flux, err, fwhm
 
 def simulate_chunk(cfg:SurveyConfig, chunk:int):
@@ -736,7 +746,7 @@ def simulate_chunk(cfg:SurveyConfig, chunk:int):
         for i in range(n - k):
             comps = galaxy_components(cat, i, int(rng.integers(2**31)))
             fluxes = [observed_nanomaggies(c[None], cat['z'][i:i+1], ebv[i])[0] for _, c in comps]
-            calibration = (10**(-0.4*rng.normal(0, per_band(CALIBRATION_ERROR)))).astype(np.float32)[:, None, None]   # the field's SDSS zero-point error
+            calibration = zero_points(rng, sim)   # the field's SDSS zero-point error
             img = draw_bands([p for p, _ in comps], fluxes, fwhm[i], sim) * calibration
             petro_flux, petro_err, rp = petrosian_photometry(rng, img, sim)
             if asinh_mag(petro_flux[r], 'r') - SF11_R['r']*ebv[i] > cfg.r_limit: continue   # fails the Petrosian magnitude limit
@@ -748,7 +758,7 @@ def simulate_chunk(cfg:SurveyConfig, chunk:int):
             noise = pixel_noise(rng, img, sim)
             scene, kind = contaminant_scene(rng, sim)
             cont = draw_contaminants(scene, fwhm[i], ebv[i], sim)
-            if kind: noise += np.sqrt(np.maximum(cont, 0)*shot_noise(sim)[:, None, None]) * rng.normal(0, 1, img.shape).astype(np.float32)
+            if kind: noise += contaminant_noise(rng, cont, sim)
             coeffs = sum(c for _, c in comps)
             spec = galaxy_spectrum(coeffs, cat['z'][i], ebv[i], fiber, cfg)
             if keep is None: image, flux, err, psf = observe_again(other_rng, comps, r_flux/r_flux.sum(), scene, cat['z'][i], ebv[i], cfg)
