@@ -19,7 +19,7 @@ from .represent import (LABEL_EFFICIENCY_METRICS, PROBES, SPLITS, embed, label_e
                                run_embeddings, similar)
 from .crossmodal import BASELINES, ZERO_SHOT_TARGETS, paired_embeddings, plot_retrieval, retrieval_accuracy, retrieve, supervised_baselines, zero_shot
 from .sdss import TIMEOUT, download_mgs
-from .survey import MORPHOLOGIES, SIMULATOR_VERSION, TELESCOPES, SurveyConfig, default_survey_path, make_survey, save_previews
+from .survey import COMPLETENESS, MORPHOLOGIES, SIMULATOR_VERSION, TELESCOPES, SurveyConfig, default_survey_path, make_survey, save_previews
 
 # %% ../nbs/13_cli.ipynb #6edffc2c
 def overrides(pairs) -> dict:
@@ -107,11 +107,12 @@ def _experiment_args(p):
 
 def _make_survey(a):
     "`astronb survey make`: the config of `--survey` with the options given, simulated into `--out` or the cache."
-    given = dict(n=a.n, seed=a.seed, size=a.size, bands=tuple(a.bands) if a.bands else None, pixel_scale=a.pixel_scale, morphology=a.morphology)
+    given = dict(n=a.n, seed=a.seed, size=a.size, bands=tuple(a.bands) if a.bands else None, pixel_scale=a.pixel_scale, morphology=a.morphology,
+                 completeness=a.completeness)
     cfg = SurveyConfig.of(a.survey, **{k: v for k, v in given.items() if v is not None})
     path = make_survey(cfg, a.out, force=a.force, workers=a.workers, progress=not a.quiet)
     print(f"{cfg.telescope} survey of {cfg.n} galaxies ({cfg.size}x{cfg.size} at {cfg.pixel_scale}\", bands {''.join(cfg.bands)}, "
-          f"{cfg.morphology} classes, seed {cfg.seed}, simulator {SIMULATOR_VERSION}): {path}")
+          f"{cfg.morphology} classes, {cfg.completeness} completeness, seed {cfg.seed}, simulator {SIMULATOR_VERSION}): {path}")
 
 def _survey_parsers(sub):
     survey = sub.add_parser('survey', help='the embedded simulated survey (SDSS-like, or the same galaxies seen by the DESI Legacy Surveys)').add_subparsers(dest='action', required=True)
@@ -124,6 +125,8 @@ def _survey_parsers(sub):
     make.add_argument('--seed', type=int, default=SurveyConfig.seed)
     make.add_argument('--bands', default=None, help="a subset of the survey's bands, e.g. gri (default: all of ugriz or grz)")
     make.add_argument('--morphology', choices=sorted(MORPHOLOGIES), default=None, help="classes of `label` (default: simple for sdss, galaxy10 for desi)")
+    make.add_argument('--completeness', choices=sorted(COMPLETENESS), default=None,
+                      help="which Petrosian-selected galaxies are kept: 'mlz' (default: as the real catalogue shipped with astronb) or 'full' (all, as the complete MGS)")
     make.add_argument('--out', type=Path, default=None, help='output file (default: the cache)')
     make.add_argument('--force', action='store_true', help='overwrite an existing different survey')
     make.add_argument('--workers', type=int, default=None, help='processes (default: all cores)')

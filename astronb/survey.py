@@ -22,31 +22,31 @@ __all__ = ['SIMULATOR_VERSION', 'SF11_SFD_RESCALE', 'POINT_SOURCE_DEPTH', 'ASINH
            'PSF_WAVELENGTH_SLOPE', 'CALIBRATION_ERROR', 'LEGACY_PIXEL_SCALE', 'DECAM_BANDS',
            'DECAM_EFFECTIVE_WAVELENGTH', 'DECAM_R', 'LEGACY_DEPTH', 'DECAM_NMGY_PER_ELECTRON',
            'DECAM_CALIBRATION_ERROR', 'CLASS_NAMES', 'GALAXY10_NAMES', 'MORPHOLOGIES', 'CONTAMINANT_NAMES',
-           'LATER_FIELDS', 'TELESCOPE_FIELDS', 'TELESCOPES', 'COSMOLOGY_PARAMS', 'OLD_UV_SLOPE', 'Z_GRID',
+           'COMPLETENESS', 'TELESCOPE_FIELDS', 'TELESCOPES', 'COSMOLOGY_PARAMS', 'OLD_UV_SLOPE', 'Z_GRID', 'LF_BAND_Z',
            'POPULATIONS', 'SCHECHTER', 'RED_FRACTION', 'MOFFAT_BETA', 'GALAXY10_COUNTS', 'GALAXY10_LATE_TYPES',
-           'STAR_TEMPERATURES', 'GZ2_MEDIAN_VOTES', 'GZ_SEEN_SNR', 'GZ_SEEN_RESOLUTION', 'GZ_UNSEEN_FEATURES', 'CHUNK',
-           'FIBER_RADIUS', 'CALIBRATION_Z_EDGES', 'COLOURS', 'RED_SEQUENCE_UR', 'Telescope', 'SurveyConfig',
-           'cosmology', 'kcorrect_templates', 'galaxy_templates', 'filter_curves', 'ab_maggies', 'PhysicsTables',
-           'at_redshift', 'template_maggies', 'physics_tables', 'population_coeffs', 'observed_nanomaggies', 'm_star',
-           'red_fraction', 'shen_half_light_kpc', 'sample_redshift_magnitude', 'simple_morphology', 'draw_galaxies',
-           'seeing_by_band', 'psf_fwhm', 'sky_sigma', 'shot_noise', 'asinh_mag', 'asinh_flux', 'asinh_mag_err',
-           'aperture_weights', 'aperture_flux', 'petrosian_radius', 'galaxy_components', 'moffat_alpha',
-           'moffat_transform', 'draw_bands', 'draw_star', 'galaxy10_morphology', 'Clumps', 'disk_plane', 'spiral_arms',
-           'galaxy10_components', 'star_colours', 'wavelength_grid', 'spectrum_sigma', 'milky_way_extinction',
-           'galaxy_spectrum', 'pixel_noise', 'petrosian_photometry', 'model_photometry', 'contaminant_scene',
-           'draw_contaminants', 'galaxy_zoo_votes', 'catalogue_magnitudes', 'zero_points', 'contaminant_noise',
-           'observe_again', 'simulate_chunk', 'survey_schema', 'default_survey_path', 'survey_config', 'survey_version',
-           'sigint_latch', 'survey_bytes', 'make_survey', 'plot_class_grid', 'population_colour_track',
-           'plot_survey_summary', 'save_previews', 'plot_spectra', 'colour_quantiles', 'red_fraction_by_magnitude',
-           'colour_features', 'forest_redshifts', 'photoz_difficulty', 'plot_against_real',
-           'plot_photometry_against_real']
+           'STAR_TEMPERATURES', 'UNREPORTED_SCATTER', 'GZ2_MEDIAN_VOTES', 'GZ_SEEN_SNR', 'GZ_SEEN_RESOLUTION',
+           'GZ_UNSEEN_FEATURES', 'CHUNK', 'FIBER_RADIUS', 'CALIBRATION_Z_EDGES', 'COLOURS', 'RED_SEQUENCE_UR',
+           'Telescope', 'SurveyConfig', 'cosmology', 'kcorrect_templates', 'galaxy_templates', 'filter_curves',
+           'ab_maggies', 'PhysicsTables', 'at_redshift', 'template_maggies', 'physics_tables', 'population_coeffs',
+           'observed_nanomaggies', 'm_star', 'red_fraction', 'shen_half_light_kpc', 'sample_redshift_magnitude',
+           'simple_morphology', 'draw_galaxies', 'seeing_by_band', 'psf_fwhm', 'sky_sigma', 'shot_noise', 'asinh_mag',
+           'asinh_flux', 'asinh_mag_err', 'aperture_weights', 'aperture_flux', 'petrosian_radius', 'galaxy_components',
+           'moffat_alpha', 'moffat_transform', 'draw_bands', 'draw_star', 'galaxy10_morphology', 'Clumps', 'disk_plane',
+           'spiral_arms', 'galaxy10_components', 'star_colours', 'wavelength_grid', 'spectrum_sigma',
+           'milky_way_extinction', 'galaxy_spectrum', 'pixel_noise', 'petrosian_photometry', 'model_photometry',
+           'catalogue_completeness', 'contaminant_scene', 'draw_contaminants', 'galaxy_zoo_votes',
+           'catalogue_magnitudes', 'zero_points', 'contaminant_noise', 'observe_again', 'simulate_chunk',
+           'survey_schema', 'default_survey_path', 'survey_config', 'survey_version', 'sigint_latch', 'survey_bytes',
+           'make_survey', 'plot_class_grid', 'population_colour_track', 'plot_survey_summary', 'save_previews',
+           'plot_spectra', 'colour_quantiles', 'red_fraction_by_magnitude', 'colour_features', 'forest_redshifts',
+           'photoz_difficulty', 'plot_against_real', 'plot_photometry_against_real']
 
 # %% ../nbs/00_survey.ipynb #b37e7a6f
-SIMULATOR_VERSION = "2.0"   # 2.0: populations calibrated on real MGS galaxies, model magnitudes; 1.1: Galaxy Zoo 2 votes
+SIMULATOR_VERSION = "2.1"   # 2.1: luminosities in ^{0.1}r, the real catalogue's completeness; 2.0: populations calibrated on real MGS galaxies, model magnitudes; 1.1: Galaxy Zoo 2 votes
 SF11_SFD_RESCALE = 0.86  # E(B-V)_true = 0.86 E(B-V)_SFD with Fitzpatrick (1999), R_V = 3.1 (SF11)
 POINT_SOURCE_DEPTH = dict(u=22.55, g=23.1, r=22.6, i=22.1, z=20.9)  # AB mag, 5 sigma: calibrated on real MGS model-magnitude errors
 ASINH_SOFTENING = dict(u=1.4e-10, g=0.9e-10, r=1.2e-10, i=1.8e-10, z=7.4e-10)  # SDSS "b", in maggies
-NMGY_PER_ELECTRON = dict(u=6e-3, g=1e-3, r=1.1e-3, i=1.5e-3, z=7e-3)  # ~ nmgy/count / gain, SDSS DR8 frames
+NMGY_PER_ELECTRON = dict(u=9e-3, g=1.5e-3, r=1.65e-3, i=2.25e-3, z=1.05e-2)  # ~ nmgy/count / gain of SDSS DR8 frames, times 1.5: calibrated on real MGS model-magnitude errors
 PSF_WAVELENGTH_SLOPE = -0.2  # seeing FWHM ∝ λ^-0.2 (Kolmogorov); makes u and g worse than r
 CALIBRATION_ERROR = dict(u=0.02, g=0.01, r=0.01, i=0.01, z=0.01)  # mag, rms relative zero-point error of SDSS fields (Padmanabhan et al. 2008)
 
@@ -63,7 +63,9 @@ GALAXY10_NAMES = ('disturbed', 'merging', 'round_smooth', 'in_between_round_smoo
                   'unbarred_tight_spiral', 'unbarred_loose_spiral', 'edge_on_without_bulge', 'edge_on_with_bulge')  # Galaxy10 DECaLS's classes, in its order
 MORPHOLOGIES = dict(simple=CLASS_NAMES, galaxy10=GALAXY10_NAMES)
 CONTAMINANT_NAMES = ('none', 'galaxy', 'star', 'galaxy+star')  # bit 0: neighbour galaxy, bit 1: star
-LATER_FIELDS = dict(telescope='sdss', morphology='simple')   # SurveyConfig fields added after simulator 2.0, left out of the hash at these defaults
+COMPLETENESS = dict(   # the share of Petrosian-selected galaxies a catalogue keeps against dereddened model r: a logistic step (r_half, width)
+    mlz=dict(r_half=17.32, width=0.39),   # as the real catalogue shipped with astronb (fitted; see "Against the real sky")
+    full=None)                           # every galaxy to the Petrosian limit: the complete Main Galaxy Sample
 TELESCOPE_FIELDS = ('telescope', 'bands', 'pixel_scale', 'psf_fwhm_r', 'size')   # what `SurveyConfig.of` fills in from a telescope
 
 # %% ../nbs/00_survey.ipynb #tl000002
@@ -111,12 +113,14 @@ class SurveyConfig:
     spec_noise: float = 1.0         # 1-sigma per-pixel noise at 1e-4 dex, 1e-17 erg/s/cm2/A
     telescope: str = 'sdss'         # whose camera takes the images: 'sdss' or 'desi' (Legacy Surveys DECam); see `TELESCOPES`
     morphology: str = 'simple'      # the classes of `label`: 'simple' (`CLASS_NAMES`) or 'galaxy10' (`GALAXY10_NAMES`)
+    completeness: str = 'mlz'       # which Petrosian-selected galaxies the catalogue keeps: 'mlz' (as the shipped real catalogue) or 'full'; see `COMPLETENESS`
 
     def __post_init__(self):
         object.__setattr__(self, 'bands', tuple(self.bands))
         def bad(name, why): raise ValueError(f"SurveyConfig.{name}={getattr(self, name)!r}: {why}")
         if self.telescope not in TELESCOPES: bad('telescope', f"unknown; choose from {sorted(TELESCOPES)}")
         if self.morphology not in MORPHOLOGIES: bad('morphology', f"unknown; choose from {sorted(MORPHOLOGIES)}")
+        if self.completeness not in COMPLETENESS: bad('completeness', f"unknown; choose from {sorted(COMPLETENESS)}")
         if not isinstance(self.n, int) or self.n <= 0: bad('n', 'must be a positive integer')
         if not isinstance(self.size, int) or not 16 <= self.size <= 1024: bad('size', 'must be between 16 and 1024 pixels (6.8 arcmin at SDSS pixels)')
         have = TELESCOPES[self.telescope].bands
@@ -155,11 +159,7 @@ class SurveyConfig:
         if self.telescope == 'sdss': return dataclasses.replace(self, bands=tuple(SDSS_BANDS))
         return SurveyConfig.of('sdss', **{k: v for k, v in asdict(self).items() if k not in TELESCOPE_FIELDS})
 
-    def to_json(self):
-        d = asdict(self)
-        for k, v in LATER_FIELDS.items():
-            if d[k] == v: del d[k]
-        return json.dumps(d, sort_keys=True)
+    def to_json(self): return json.dumps(asdict(self), sort_keys=True)
 
     @property
     def hash(self):
@@ -185,7 +185,7 @@ def kcorrect_templates():
     with fits.open(path) as f: mremain = np.asarray(f['MREMAIN'].data, dtype=float)
     return sed.wave.astype(float), sed.flux.astype(float), mremain
 
-OLD_UV_SLOPE = 2.09  # old template's flux below 4000 Å times (λ/4000 Å)^slope: calibrated on real MGS u-g (see "Against the real sky")
+OLD_UV_SLOPE = 2.06  # old template's flux below 4000 Å times (λ/4000 Å)^slope: calibrated on real MGS u-g (see "Against the real sky")
 
 @cache
 def galaxy_templates():
@@ -208,12 +208,13 @@ def ab_maggies(flux, wave, bands:tuple=SDSS_BANDS, group:str='sdss2010'):
 
 # %% ../nbs/00_survey.ipynb #e70cd5e6
 Z_GRID = np.linspace(0, 0.65, 326)
+LF_BAND_Z = 0.1   # luminosities are in Blanton et al.'s ^{0.1}r: SDSS r blueshifted by 1 + 0.1, where their luminosity function is measured
 
 @dataclass
 class PhysicsTables:
     "Precomputed, redshift-gridded quantities shared by all simulated objects."
     maggies: np.ndarray    # (nz, ntemplate, 5) AB maggies at 10 pc of each template redshifted to Z_GRID
-    rest_r: np.ndarray     # (ntemplate,) rest-frame r maggies at 10 pc
+    lf_r: np.ndarray       # (ntemplate,) ^{0.1}r maggies at 10 pc: the band of the luminosity function and of `abs_mag_r`
     dist_mod: np.ndarray   # (nz,) distance modulus (Z_GRID[0] is replaced by 1e-4)
     dvdz: np.ndarray       # (nz,) comoving volume element
     da_kpc_per_arcsec: np.ndarray  # (nz,) angular-diameter scale
@@ -243,22 +244,23 @@ def physics_tables() -> PhysicsTables:
     zs = np.maximum(Z_GRID, 1e-4)
     maggies = template_maggies('sdss')
     cosmo = cosmology()
-    return PhysicsTables(maggies=maggies, rest_r=maggies[0, :, 2],
+    lf_r = at_redshift(maggies, np.array([LF_BAND_Z]))[0, :, 2] / (1 + LF_BAND_Z)   # K(z = 0.1) = -2.5 log10(1.1) for every SED
+    return PhysicsTables(maggies=maggies, lf_r=lf_r,
                          dist_mod=cosmo.distmod(zs).value, dvdz=cosmo.differential_comoving_volume(zs).value,
                          da_kpc_per_arcsec=cosmo.kpc_proper_per_arcmin(zs).value / 60, mremain=mremain)
 
 # %% ../nbs/00_survey.ipynb #1e3f9cd0
-POPULATIONS = dict(  # logistic-normal over the 5 kcorrect templates: mean log-weights and their scatter, for fractions of rest-frame r light
-    red=dict(mu=(-2.41, -5.36, -2.82, 0.0, -7.07), sigma=0.92),
-    blue=dict(mu=(-0.78, -3.62, 0.0, -0.81, -1.1), sigma=0.74),
+POPULATIONS = dict(  # logistic-normal over the 5 kcorrect templates: mean log-weights and their scatter, for fractions of ^{0.1}r light
+    red=dict(mu=(-3.02, -5.21, -3.44, 0.0, -6.06), sigma=1.01),
+    blue=dict(mu=(-0.89, -3.55, 0.0, -1.54, -1.69), sigma=0.92),
     knots=dict(mu=(-4.0, 0.5, -1.5, -4.0, 0.0), sigma=0.5),
 )
 
 def population_coeffs(rng, population:str, n:int, abs_mag_r):
-    "Template coefficients (n, 5) of `population` scaled to rest-frame r absolute magnitudes `abs_mag_r`."
+    "Template coefficients (n, 5) of `population` scaled to ^{0.1}r absolute magnitudes `abs_mag_r`."
     p = POPULATIONS[population]
     w = np.exp(np.asarray(p['mu']) + p['sigma']*rng.normal(size=(n, len(p['mu']))))
-    return w / w.sum(1, keepdims=True) / physics_tables().rest_r * 10**(-0.4*np.asarray(abs_mag_r))[:, None]
+    return w / w.sum(1, keepdims=True) / physics_tables().lf_r * 10**(-0.4*np.asarray(abs_mag_r))[:, None]
 
 def observed_nanomaggies(coeffs, z, ebv=0., bands:tuple=SDSS_BANDS, telescope:str='sdss'):
     "Observed fluxes (n, nbands) in nanomaggies of template mixtures `coeffs` at `z` in `telescope`'s `bands`, dimmed by E(B-V)_SFD."
@@ -269,8 +271,8 @@ def observed_nanomaggies(coeffs, z, ebv=0., bands:tuple=SDSS_BANDS, telescope:st
     return 1e9 * mag10 * 10**(-0.4*(t.at('dist_mod', z)[:, None] + ext))
 
 # %% ../nbs/00_survey.ipynb #b22e5964
-SCHECHTER = dict(m_star=-20.44 + 5*np.log10(0.7), alpha=-1.05, q_evolution=1.6)  # Blanton et al. 2003
-RED_FRACTION = dict(m_half=-20.35, width=0.72, faint=0, bright=0.97)   # logistic step in M_r from the faint to the bright red fraction
+SCHECHTER = dict(m_star=-20.44 + 5*np.log10(0.7), alpha=-1.05, q_evolution=1.6)  # Blanton et al. 2003, ^{0.1}r
+RED_FRACTION = dict(m_half=-20.34, width=0.75, faint=0, bright=0.97)   # logistic step in M_r from the faint to the bright red fraction
 _DM_GRID = np.linspace(-5, 8, 1301)  # M - M*(z)
 
 @cache
@@ -286,7 +288,7 @@ def m_star(z):
     return SCHECHTER['m_star'] - SCHECHTER['q_evolution'] * (z - 0.1)
 
 def red_fraction(abs_mag_r):
-    "Fraction of galaxies on the red sequence at rest-frame r absolute magnitude `abs_mag_r`."
+    "Fraction of galaxies on the red sequence at ^{0.1}r absolute magnitude `abs_mag_r`."
     f = RED_FRACTION
     return f['faint'] + (f['bright'] - f['faint'])/(1 + np.exp((np.asarray(abs_mag_r) - f['m_half'])/f['width']))
 
@@ -302,7 +304,7 @@ def sample_redshift_magnitude(rng, n:int, z_max:float, r_limit:float):
     t = physics_tables()
     ok = (Z_GRID > 0.003) & (Z_GRID <= z_max)
     zg = Z_GRID[ok]
-    k_min = (-2.5*np.log10(t.maggies[ok, :, 2] / t.rest_r)).min(1)   # most favourable K-correction
+    k_min = (-2.5*np.log10(t.maggies[ok, :, 2] / t.lf_r)).min(1)   # most favourable K-correction
     dm_lim = r_limit - t.dist_mod[ok] - k_min - m_star(zg)            # faintest useful M - M*
     cdf = _schechter_cdf()
     weight = t.dvdz[ok] * np.interp(dm_lim, _DM_GRID, cdf)
@@ -644,6 +646,13 @@ def model_photometry(rng, img, shape, sim:SurveyConfig):
     err = 1/np.sqrt(info)
     return (w*img).sum((-2, -1))/info + err*rng.normal(0, 1, len(err)), err
 
+UNREPORTED_SCATTER = 0.015   # mag rms per band of SDSS model magnitudes beyond `mag_err` and the zero points: fitted to the real catalogue's photo-z difficulty
+
+def catalogue_completeness(r_model, completeness:str='mlz'):
+    "The chance that a Petrosian-selected galaxy of dereddened model r `r_model` is in a catalogue of `completeness` (`COMPLETENESS`)."
+    c, r_model = COMPLETENESS[completeness], np.asarray(r_model, float)
+    return np.ones_like(r_model) if c is None else 1/(1 + np.exp((r_model - c['r_half'])/c['width']))
+
 def contaminant_scene(rng, sim:SurveyConfig):
     "What else falls in a cutout of `sim`: a list of a possible neighbouring galaxy and star (dicts; offsets in `sim`'s pixels), and their `contaminant` flags."
     scene, kind = [], 0
@@ -753,6 +762,8 @@ def simulate_chunk(cfg:SurveyConfig, chunk:int):
             r_flux = np.array([f[r] for f in fluxes])
             shape = draw_bands([p for p, _ in comps], np.repeat(r_flux[:, None]/r_flux.sum(), len(SDSS_BANDS), 1), fwhm[i], sim)
             flux, err = model_photometry(rng, img, shape, sim)
+            flux = flux * 10**(-0.4*rng.normal(0, UNREPORTED_SCATTER, len(flux)))   # what SDSS's errors leave out
+            if rng.random() > catalogue_completeness(asinh_mag(flux[r], 'r') - SF11_R['r']*ebv[i], cfg.completeness): continue   # not in the catalogue
             r_img = img[r]
             fiber = aperture_flux(r_img, FIBER_RADIUS/sim.pixel_scale) / max(r_img.sum(), 1e-30)
             noise = pixel_noise(rng, img, sim)
@@ -793,7 +804,7 @@ def survey_schema(cfg:SurveyConfig):
         'dec': ((), 'f8', 'deg', 'declination (ICRS)'),
         'label': ((), 'i1', 'class index', 'morphology class, names in the `label_names` attribute'),
         'stellar_mass': ((), 'f4', 'log10(M / M_sun)', 'stellar mass remaining in the SED templates'),
-        'abs_mag_r': ((), 'f4', 'mag (AB)', 'rest-frame r absolute magnitude (h = 0.7)'),
+        'abs_mag_r': ((), 'f4', 'mag (AB)', '^{0.1}r absolute magnitude (SDSS r blueshifted to z = 0.1, the band of Blanton et al. 2003; h = 0.7)'),
         'half_light_radius': ((), 'f4', 'arcsec', 'intrinsic (pre-seeing) half-light radius'),
         'petro_radius': ((), 'f4', 'arcsec', 'SDSS r-band Petrosian radius; the selection aperture is twice it (at most the SDSS cutout half-width)'),
         'psf_fwhm': ((nb,), 'f4', 'arcsec', 'FWHM of the Moffat (beta = 3.5) PSF per band'),
