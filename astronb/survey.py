@@ -42,7 +42,7 @@ __all__ = ['SIMULATOR_VERSION', 'SF11_SFD_RESCALE', 'POINT_SOURCE_DEPTH', 'ASINH
            'photoz_difficulty', 'plot_against_real', 'plot_photometry_against_real']
 
 # %% ../nbs/00_survey.ipynb #b37e7a6f
-SIMULATOR_VERSION = "2.1"   # 2.1: luminosities in ^{0.1}r, the real catalogue's completeness; 2.0: populations calibrated on real MGS galaxies, model magnitudes; 1.1: Galaxy Zoo 2 votes
+SIMULATOR_VERSION = "2.1"   # 2.1: luminosities in ^{0.1}r, the real catalogue's completeness, unreported photometric scatter; 2.0: populations calibrated on real MGS galaxies, model magnitudes; 1.1: Galaxy Zoo 2 votes
 SF11_SFD_RESCALE = 0.86  # E(B-V)_true = 0.86 E(B-V)_SFD with Fitzpatrick (1999), R_V = 3.1 (SF11)
 POINT_SOURCE_DEPTH = dict(u=22.55, g=23.1, r=22.6, i=22.1, z=20.9)  # AB mag, 5 sigma: calibrated on real MGS model-magnitude errors
 ASINH_SOFTENING = dict(u=1.4e-10, g=0.9e-10, r=1.2e-10, i=1.8e-10, z=7.4e-10)  # SDSS "b", in maggies
