@@ -30,6 +30,7 @@ EDGES = np.append(S.CALIBRATION_Z_EDGES, 0.3)   # the notebook's bins, and the s
 
 
 R_QUANTILES = (10, 25, 50, 75, 90)
+PROPOSALS = 14_000   # galaxies drawn per evaluation
 
 
 def real_targets():
@@ -53,7 +54,7 @@ def apply(p):
         S.OLD_UV_SLOPE = p[14]; S.galaxy_templates.cache_clear(); S.template_maggies.cache_clear(); S.physics_tables.cache_clear()
 
 
-def sample(p, n=14_000, seed=1):
+def sample(p, n=PROPOSALS, seed=1):
     apply(p)
     cat = S.draw_galaxies(np.random.default_rng(seed), n, S.SurveyConfig(), r_limit=18.3)
     m = 22.5 - 2.5*np.log10(S.observed_nanomaggies(cat['c_bulge'] + cat['c_disk'] + cat['c_knots'], cat['z'], 0.))
@@ -62,7 +63,7 @@ def sample(p, n=14_000, seed=1):
     return cat['z'][keep], m[keep]
 
 
-def loss(p, targets, n=14_000, z=None, m=None):
+def loss(p, targets, n=PROPOSALS, z=None, m=None):
     "Squared distance of the colour, redshift and r percentiles of sample `z`, `m` (default: `n` proposals drawn with `p`) from the real ones."
     colours, zq, rq = targets
     if z is None: z, m = sample(p, n)
@@ -72,7 +73,7 @@ def loss(p, targets, n=14_000, z=None, m=None):
             + 3*np.sum((np.percentile(m[:, 2], R_QUANTILES) - rq)**2))
 
 
-def report(p, targets, n=14_000):
+def report(p, targets, n=PROPOSALS):
     z, m = sample(p, n)
     q = S.colour_quantiles(z, m, EDGES)
     print(f"loss {loss(p, targets, n, z, m):.4f}; worst |survey - real| over the redshift bins (p10, p50, p90):")
@@ -84,7 +85,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--fit', action='store_true', help='rerun the Powell fit from the current constants')
     ap.add_argument('--maxiter', type=int, default=3)
-    ap.add_argument('--proposals', type=int, default=14_000, help='galaxies drawn per evaluation (more: less noise, slower)')
+    ap.add_argument('--proposals', type=int, default=PROPOSALS, help='galaxies drawn per evaluation (more: less noise, slower)')
     args = ap.parse_args()
     targets, p = real_targets(), current()
     report(p, targets, args.proposals)
