@@ -23,26 +23,27 @@ __all__ = ['SIMULATOR_VERSION', 'SF11_SFD_RESCALE', 'POINT_SOURCE_DEPTH', 'ASINH
            'DECAM_EFFECTIVE_WAVELENGTH', 'DECAM_R', 'LEGACY_DEPTH', 'DECAM_NMGY_PER_ELECTRON',
            'DECAM_CALIBRATION_ERROR', 'CLASS_NAMES', 'GALAXY10_NAMES', 'MORPHOLOGIES', 'CONTAMINANT_NAMES',
            'COMPLETENESS', 'TELESCOPE_FIELDS', 'TELESCOPES', 'COSMOLOGY_PARAMS', 'OLD_UV_SLOPE', 'Z_GRID', 'LF_BAND_Z',
-           'POPULATIONS', 'SCHECHTER', 'RED_FRACTION', 'MOFFAT_BETA', 'GALAXY10_COUNTS', 'GALAXY10_LATE_TYPES',
-           'STAR_TEMPERATURES', 'UNREPORTED_SCATTER', 'GZ2_MEDIAN_VOTES', 'GZ_SEEN_SNR', 'GZ_SEEN_RESOLUTION',
-           'GZ_UNSEEN_FEATURES', 'CHUNK', 'FIBER_RADIUS', 'CALIBRATION_Z_EDGES', 'COLOURS', 'RED_SEQUENCE_UR',
-           'Telescope', 'SurveyConfig', 'cosmology', 'kcorrect_templates', 'galaxy_templates', 'filter_curves',
-           'ab_maggies', 'PhysicsTables', 'at_redshift', 'template_maggies', 'physics_tables', 'population_coeffs',
-           'observed_nanomaggies', 'm_star', 'red_fraction', 'shen_half_light_kpc', 'sample_redshift_magnitude',
-           'simple_morphology', 'draw_galaxies', 'seeing_by_band', 'psf_fwhm', 'sky_sigma', 'shot_noise', 'asinh_mag',
-           'asinh_flux', 'asinh_mag_err', 'aperture_weights', 'aperture_flux', 'petrosian_radius', 'galaxy_components',
-           'moffat_alpha', 'moffat_transform', 'draw_bands', 'draw_star', 'galaxy10_morphology', 'Clumps', 'disk_plane',
-           'spiral_arms', 'galaxy10_components', 'star_colours', 'wavelength_grid', 'spectrum_sigma',
-           'milky_way_extinction', 'galaxy_spectrum', 'pixel_noise', 'petrosian_photometry', 'model_photometry',
-           'catalogue_completeness', 'contaminant_scene', 'draw_contaminants', 'galaxy_zoo_votes',
-           'catalogue_magnitudes', 'zero_points', 'contaminant_noise', 'observe_again', 'simulate_chunk',
-           'survey_schema', 'default_survey_path', 'survey_config', 'survey_version', 'sigint_latch', 'survey_bytes',
-           'make_survey', 'plot_class_grid', 'population_colour_track', 'plot_survey_summary', 'save_previews',
-           'plot_spectra', 'colour_quantiles', 'red_fraction_by_magnitude', 'colour_features', 'forest_redshifts',
-           'photoz_difficulty', 'plot_against_real', 'plot_photometry_against_real']
+           'POPULATIONS', 'LUMINOSITY_PIVOT', 'SCHECHTER', 'RED_FRACTION', 'MOFFAT_BETA', 'GALAXY10_COUNTS',
+           'GALAXY10_LATE_TYPES', 'STAR_TEMPERATURES', 'UNREPORTED_SCATTER', 'GZ2_MEDIAN_VOTES', 'GZ_SEEN_SNR',
+           'GZ_SEEN_RESOLUTION', 'GZ_UNSEEN_FEATURES', 'CHUNK', 'FIBER_RADIUS', 'CALIBRATION_Z_EDGES', 'COLOURS',
+           'RED_SEQUENCE_UR', 'Telescope', 'SurveyConfig', 'cosmology', 'kcorrect_templates', 'galaxy_templates',
+           'filter_curves', 'ab_maggies', 'PhysicsTables', 'at_redshift', 'template_maggies', 'physics_tables',
+           'population_coeffs', 'observed_nanomaggies', 'm_star', 'red_fraction', 'shen_half_light_kpc',
+           'sample_redshift_magnitude', 'simple_morphology', 'draw_galaxies', 'seeing_by_band', 'psf_fwhm', 'sky_sigma',
+           'shot_noise', 'asinh_mag', 'asinh_flux', 'asinh_mag_err', 'aperture_weights', 'aperture_flux',
+           'petrosian_radius', 'galaxy_components', 'moffat_alpha', 'moffat_transform', 'draw_bands', 'draw_star',
+           'galaxy10_morphology', 'Clumps', 'disk_plane', 'spiral_arms', 'galaxy10_components', 'star_colours',
+           'wavelength_grid', 'spectrum_sigma', 'milky_way_extinction', 'galaxy_spectrum', 'pixel_noise',
+           'petrosian_photometry', 'model_photometry', 'catalogue_completeness', 'contaminant_scene',
+           'draw_contaminants', 'galaxy_zoo_votes', 'catalogue_magnitudes', 'zero_points', 'contaminant_noise',
+           'observe_again', 'simulate_chunk', 'survey_schema', 'default_survey_path', 'survey_config', 'survey_version',
+           'sigint_latch', 'survey_bytes', 'make_survey', 'plot_class_grid', 'population_colour_track',
+           'plot_survey_summary', 'save_previews', 'plot_spectra', 'colour_quantiles', 'red_fraction_by_magnitude',
+           'colour_features', 'forest_redshifts', 'photoz_difficulty', 'plot_against_real',
+           'plot_photometry_against_real']
 
 # %% ../nbs/00_survey.ipynb #b37e7a6f
-SIMULATOR_VERSION = "2.1"   # 2.1: luminosities in ^{0.1}r, the real catalogue's completeness, unreported photometric scatter; 2.0: populations calibrated on real MGS galaxies, model magnitudes; 1.1: Galaxy Zoo 2 votes
+SIMULATOR_VERSION = "2.2"   # 2.2: completeness in Petrosian r, blue colours against luminosity; 2.1: luminosities in ^{0.1}r, the real catalogue's completeness, unreported photometric scatter; 2.0: populations calibrated on real MGS galaxies, model magnitudes; 1.1: Galaxy Zoo 2 votes
 SF11_SFD_RESCALE = 0.86  # E(B-V)_true = 0.86 E(B-V)_SFD with Fitzpatrick (1999), R_V = 3.1 (SF11)
 POINT_SOURCE_DEPTH = dict(u=22.55, g=23.1, r=22.6, i=22.1, z=20.9)  # AB mag, 5 sigma: calibrated on real MGS model-magnitude errors
 ASINH_SOFTENING = dict(u=1.4e-10, g=0.9e-10, r=1.2e-10, i=1.8e-10, z=7.4e-10)  # SDSS "b", in maggies
@@ -63,8 +64,8 @@ GALAXY10_NAMES = ('disturbed', 'merging', 'round_smooth', 'in_between_round_smoo
                   'unbarred_tight_spiral', 'unbarred_loose_spiral', 'edge_on_without_bulge', 'edge_on_with_bulge')  # Galaxy10 DECaLS's classes, in its order
 MORPHOLOGIES = dict(simple=CLASS_NAMES, galaxy10=GALAXY10_NAMES)
 CONTAMINANT_NAMES = ('none', 'galaxy', 'star', 'galaxy+star')  # bit 0: neighbour galaxy, bit 1: star
-COMPLETENESS = dict(   # the share of Petrosian-selected galaxies a catalogue keeps against dereddened model r: a logistic step (r_half, width)
-    mlz=dict(r_half=17.32, width=0.39),   # as the real catalogue shipped with astronb (fitted; see "Against the real sky")
+COMPLETENESS = dict(   # the share of Petrosian-selected galaxies a catalogue keeps against their dereddened Petrosian r: a logistic step (r_half, width)
+    mlz=dict(r_half=17.36, width=0.36),   # as the real catalogue shipped with astronb (fitted; see "Against the real sky")
     full=None)                           # every galaxy to the Petrosian limit: the complete Main Galaxy Sample
 TELESCOPE_FIELDS = ('telescope', 'bands', 'pixel_scale', 'psf_fwhm_r', 'size')   # what `SurveyConfig.of` fills in from a telescope
 
@@ -185,7 +186,7 @@ def kcorrect_templates():
     with fits.open(path) as f: mremain = np.asarray(f['MREMAIN'].data, dtype=float)
     return sed.wave.astype(float), sed.flux.astype(float), mremain
 
-OLD_UV_SLOPE = 2.06  # old template's flux below 4000 Å times (λ/4000 Å)^slope: calibrated on real MGS u-g (see "Against the real sky")
+OLD_UV_SLOPE = 2.02  # old template's flux below 4000 Å times (λ/4000 Å)^slope: calibrated on real MGS u-g (see "Against the real sky")
 
 @cache
 def galaxy_templates():
@@ -251,16 +252,19 @@ def physics_tables() -> PhysicsTables:
 
 # %% ../nbs/00_survey.ipynb #1e3f9cd0
 POPULATIONS = dict(  # logistic-normal over the 5 kcorrect templates: mean log-weights and their scatter, for fractions of ^{0.1}r light
-    red=dict(mu=(-3.02, -5.21, -3.44, 0.0, -6.06), sigma=1.01),
-    blue=dict(mu=(-0.89, -3.55, 0.0, -1.54, -1.69), sigma=0.92),
+    red=dict(mu=(-3.07, -5.20, -3.44, 0.0, -6.45), sigma=1.09),
+    blue=dict(mu=(-1.15, -3.58, 0.0, -1.54, -1.69), sigma=0.96, slope=(-0.36, 0.0, 0.0, -0.36, 0.0)),
     knots=dict(mu=(-4.0, 0.5, -1.5, -4.0, 0.0), sigma=0.5),
 )
 
+LUMINOSITY_PIVOT = -20.5   # ^{0.1}r absolute magnitude at which a population's log-weights are `mu`
+
 def population_coeffs(rng, population:str, n:int, abs_mag_r):
-    "Template coefficients (n, 5) of `population` scaled to ^{0.1}r absolute magnitudes `abs_mag_r`."
-    p = POPULATIONS[population]
-    w = np.exp(np.asarray(p['mu']) + p['sigma']*rng.normal(size=(n, len(p['mu']))))
-    return w / w.sum(1, keepdims=True) / physics_tables().lf_r * 10**(-0.4*np.asarray(abs_mag_r))[:, None]
+    "Template coefficients (n, 5) of `population` scaled to ^{0.1}r absolute magnitudes `abs_mag_r`; log-weights `mu` + `slope` (M - `LUMINOSITY_PIVOT`)."
+    p, M = POPULATIONS[population], np.asarray(abs_mag_r, float)
+    mu = np.asarray(p['mu']) + np.multiply.outer(M - LUMINOSITY_PIVOT, p.get('slope', np.zeros(len(p['mu']))))
+    w = np.exp(mu + p['sigma']*rng.normal(size=(n, len(p['mu']))))
+    return w / w.sum(1, keepdims=True) / physics_tables().lf_r * 10**(-0.4*M)[:, None]
 
 def observed_nanomaggies(coeffs, z, ebv=0., bands:tuple=SDSS_BANDS, telescope:str='sdss'):
     "Observed fluxes (n, nbands) in nanomaggies of template mixtures `coeffs` at `z` in `telescope`'s `bands`, dimmed by E(B-V)_SFD."
@@ -272,7 +276,7 @@ def observed_nanomaggies(coeffs, z, ebv=0., bands:tuple=SDSS_BANDS, telescope:st
 
 # %% ../nbs/00_survey.ipynb #b22e5964
 SCHECHTER = dict(m_star=-20.44 + 5*np.log10(0.7), alpha=-1.05, q_evolution=1.6)  # Blanton et al. 2003, ^{0.1}r
-RED_FRACTION = dict(m_half=-20.34, width=0.75, faint=0, bright=0.97)   # logistic step in M_r from the faint to the bright red fraction
+RED_FRACTION = dict(m_half=-20.22, width=0.75, faint=0.05, bright=0.97)   # logistic step in M_r from the faint to the bright red fraction
 _DM_GRID = np.linspace(-5, 8, 1301)  # M - M*(z)
 
 @cache
@@ -648,10 +652,10 @@ def model_photometry(rng, img, shape, sim:SurveyConfig):
 
 UNREPORTED_SCATTER = 0.015   # mag rms per band of SDSS model magnitudes beyond `mag_err` and the zero points: fitted to the real catalogue's photo-z difficulty
 
-def catalogue_completeness(r_model, completeness:str='mlz'):
-    "The chance that a Petrosian-selected galaxy of dereddened model r `r_model` is in a catalogue of `completeness` (`COMPLETENESS`)."
-    c, r_model = COMPLETENESS[completeness], np.asarray(r_model, float)
-    return np.ones_like(r_model) if c is None else 1/(1 + np.exp((r_model - c['r_half'])/c['width']))
+def catalogue_completeness(r_petro, completeness:str='mlz'):
+    "The chance that a Petrosian-selected galaxy of dereddened Petrosian r `r_petro` is in a catalogue of `completeness` (`COMPLETENESS`)."
+    c, r_petro = COMPLETENESS[completeness], np.asarray(r_petro, float)
+    return np.ones_like(r_petro) if c is None else 1/(1 + np.exp((r_petro - c['r_half'])/c['width']))
 
 def contaminant_scene(rng, sim:SurveyConfig):
     "What else falls in a cutout of `sim`: a list of a possible neighbouring galaxy and star (dicts; offsets in `sim`'s pixels), and their `contaminant` flags."
@@ -758,12 +762,13 @@ def simulate_chunk(cfg:SurveyConfig, chunk:int):
             calibration = zero_points(rng, sim)   # the field's SDSS zero-point error
             img = draw_bands([p for p, _ in comps], fluxes, fwhm[i], sim) * calibration
             petro_flux, petro_err, rp = petrosian_photometry(rng, img, sim)
-            if asinh_mag(petro_flux[r], 'r') - SF11_R['r']*ebv[i] > cfg.r_limit: continue   # fails the Petrosian magnitude limit
+            petro_r = asinh_mag(petro_flux[r], 'r') - SF11_R['r']*ebv[i]
+            if petro_r > cfg.r_limit: continue   # fails the Petrosian magnitude limit
             r_flux = np.array([f[r] for f in fluxes])
             shape = draw_bands([p for p, _ in comps], np.repeat(r_flux[:, None]/r_flux.sum(), len(SDSS_BANDS), 1), fwhm[i], sim)
             flux, err = model_photometry(rng, img, shape, sim)
             flux = flux * 10**(-0.4*rng.normal(0, UNREPORTED_SCATTER, len(flux)))   # what SDSS's errors leave out
-            if rng.random() > catalogue_completeness(asinh_mag(flux[r], 'r') - SF11_R['r']*ebv[i], cfg.completeness): continue   # not in the catalogue
+            if rng.random() > catalogue_completeness(petro_r, cfg.completeness): continue   # not in the catalogue
             r_img = img[r]
             fiber = aperture_flux(r_img, FIBER_RADIUS/sim.pixel_scale) / max(r_img.sum(), 1e-30)
             noise = pixel_noise(rng, img, sim)

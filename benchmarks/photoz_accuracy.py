@@ -52,10 +52,12 @@ def forest_photoz(train, test, seed=0):
     return rf.predict(test[0]), dict(n_estimators=300)
 
 
-def template_library(per_population=300, seed=0):
-    "Template coefficients (T, 5) over the kcorrect SEDs, drawn from the simulator's population mixtures."
+def template_library(per_population=300, seed=0, luminosities=(-23., -17.)):
+    """Template coefficients (T, 5) over the kcorrect SEDs, drawn from the simulator's population mixtures at ^{0.1}r
+    absolute magnitudes spread evenly over `luminosities` (the mixtures depend on luminosity), scaled to M_r = 0."""
     rng = np.random.default_rng(seed)
-    return np.concatenate([population_coeffs(rng, p, per_population, np.zeros(per_population)) for p in POPULATIONS])   # at M_r = 0
+    M = rng.uniform(*luminosities, (len(POPULATIONS), per_population))
+    return np.concatenate([population_coeffs(rng, p, per_population, m) * 10**(0.4*m)[:, None] for p, m in zip(POPULATIONS, M)])
 
 
 def template_photoz(mag, mag_err, z_grid=np.arange(0.002, 0.4, 0.002), floor=0.02, chunk=32):
