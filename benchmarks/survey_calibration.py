@@ -21,10 +21,11 @@ Two tools, because rendering is what makes a survey slow (a minute per 10,000 ga
   step that minimises the linearised loss (with a penalty on statistics beyond 70% of the issue's tolerance).
   Nine surveys, about ten minutes.
 
-Simulator 2.2's constants came from 2.1's with the completeness moved to Petrosian r (r_half + 0.1): `--fit
---maxiter 1 --proposals 30000` without `--against` (and without the slope), then with `--against` a survey at
-those constants and the blue slope, then `--survey-step`, rounded to two decimals. Each result was checked on a
-real survey with `00_survey`'s statistics ("Against the real sky").
+Simulator 2.2's constants came from 2.1's, with the completeness moved to Petrosian r (r_half + 0.1), in three
+steps, each checked on a real survey with `00_survey`'s statistics ("Against the real sky"): a proxy round like
+`--fit` (30,000 proposals, one Powell iteration) but before the hinge and the slope were added; a proxy round
+with both, `--against` a survey at the first round's constants (a red-population slope was fitted too, 0.015,
+and dropped); then `--survey-step`. Rounded to two decimals.
 
     python benchmarks/survey_calibration.py                  # the proxy's loss and worst colour offsets at the current constants
     python benchmarks/survey_calibration.py --fit [--against SURVEY.h5]
