@@ -950,10 +950,10 @@ def plot_class_grid(path, per_class:int=6, seed:int=0):
     return fig
 
 # %% ../nbs/00_survey.ipynb #b4a56da5
-def population_colour_track(population:str, z, bands=('g', 'r'), n:int=4000, seed:int=0, telescope:str='sdss'):
-    "Median observed colour `bands[0]-bands[1]` of `population` SEDs at redshifts `z` through `telescope`'s filters (no dust, no noise)."
+def population_colour_track(population:str, z, bands=('g', 'r'), n:int=4000, seed:int=0, telescope:str='sdss', abs_mag_r:float=-21.):
+    "Median observed colour `bands[0]-bands[1]` of `population` SEDs of ^{0.1}r luminosity `abs_mag_r` at redshifts `z` through `telescope`'s filters (no dust, no noise)."
     rng = np.random.default_rng(seed)
-    c = population_coeffs(rng, population, n, np.full(n, -21.))
+    c = population_coeffs(rng, population, n, np.full(n, abs_mag_r))
     i, j = (TELESCOPES[telescope].bands.index(b) for b in bands)
     m = np.einsum('nk,zkb->znb', c, at_redshift(template_maggies(telescope), np.asarray(z, float)))
     return np.median(-2.5*np.log10(m[..., i]/m[..., j]), 1)
